@@ -1,0 +1,168 @@
+//! The canonical bytes of a record and its hash: the one place that calls bincode.
+//!
+//! Layout (docs/format.md is the full specification, pinned by golden vectors in
+//! tests/golden.rs): bincode 2.0.1, standard configuration (little-endian, variable-length
+//! integers), fields in this order:
+//!
+//! ```text
+//! format u8 (=1) | prev [u8;32] | seq u64 | recorded_at i64 | ends_batch bool
+//! | actor str | effective_at i64 | type str | type_version u16 | data (per type)
+//! ```
+//!
+//! `prev` comes right after the format byte so that a reader can follow the chain at a fixed
+//! offset without decoding the rest.
+
+use crate::digest::Digest;
+use crate::event::{Event, EventType};
+use crate::id::PartyId;
+use crate::record::{Record, Seq};
+use crate::time::Timestamp;
+use bincode::de::{Decode, Decoder, DecoderImpl};
+use bincode::enc::{Encode, Encoder};
+use bincode::error::{DecodeError, EncodeError};
+use std::sync::OnceLock;
+
+/// The layout version in the first byte of every record.
+pub const RECORD_FORMAT: u8 = 1;
+/// The BLAKE3 derive-key context of record hashes.
+pub const RECORD_HASH_CONTEXT: &str = "channel-ledger 2026 record v1";
+/// No record's canonical bytes exceed this; larger submissions are refused.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+const CONFIG: bincode::config::Configuration = bincode::config::standard();
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("record does not decode: {0}")]
+    Decode(String),
+    #[error("record has {0} bytes after its data")]
+    TrailingBytes(usize),
+    #[error("record format {0} is unknown (this build reads format {RECORD_FORMAT})")]
+    UnknownFormat(u8),
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    #[error("{0} has no version {1} (this build reads version {2})")]
+    UnknownVersion(EventType, u16, u16),
+}
+
+/// Appends the canonical bytes of `record` to `out`.
+pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
+    bincode::encode_into_writer(RecordBytes(record), VecSink(out), CONFIG)
+        .expect("encoding into memory cannot fail");
+}
+
+/// Decodes canonical bytes, all of them, into a record.
+pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
+    let mut d = decoder(bytes);
+    let head = read_head(&mut d)?;
+    let actor = PartyId::decode(&mut d).map_err(decode_error)?;
+    let effective_at = Timestamp::decode(&mut d).map_err(decode_error)?;
+    let name = String::decode(&mut d).map_err(decode_error)?;
+    let event_type = EventType::from_name(&name).ok_or(CodecError::UnknownType(name))?;
+    let version = u16::decode(&mut d).map_err(decode_error)?;
+    if version != event_type.current_version() {
+        return Err(CodecError::UnknownVersion(event_type, version, event_type.current_version()));
+    }
+    let event = Event::decode_data(event_type, &mut d).map_err(decode_error)?;
+    let left = d.reader().0.len();
+    if left != 0 {
+        return Err(CodecError::TrailingBytes(left));
+    }
+    Ok(Record {
+        seq: head.seq,
+        recorded_at: head.recorded_at,
+        prev: head.prev,
+        ends_batch: head.ends_batch,
+        actor,
+        effective_at,
+        event,
+    })
+}
+
+/// The fields before the actor: enough to follow the chain and find batch boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHead {
+    pub prev: Digest,
+    pub seq: Seq,
+    pub recorded_at: Timestamp,
+    pub ends_batch: bool,
+}
+
+pub fn decode_head(bytes: &[u8]) -> Result<RecordHead, CodecError> {
+    read_head(&mut decoder(bytes))
+}
+
+fn read_head(d: &mut SliceDecoder<'_>) -> Result<RecordHead, CodecError> {
+    let format = u8::decode(d).map_err(decode_error)?;
+    if format != RECORD_FORMAT {
+        return Err(CodecError::UnknownFormat(format));
+    }
+    Ok(RecordHead {
+        prev: Digest::decode(d).map_err(decode_error)?,
+        seq: Seq::decode(d).map_err(decode_error)?,
+        recorded_at: Timestamp::decode(d).map_err(decode_error)?,
+        ends_batch: bool::decode(d).map_err(decode_error)?,
+    })
+}
+
+/// BLAKE3 in derive-key mode with [`RECORD_HASH_CONTEXT`] over the canonical bytes.
+pub fn record_hash(bytes: &[u8]) -> Digest {
+    static TEMPLATE: OnceLock<blake3::Hasher> = OnceLock::new();
+    let mut hasher = TEMPLATE.get_or_init(|| blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT)).clone();
+    hasher.update(bytes);
+    Digest(*hasher.finalize().as_bytes())
+}
+
+type SliceDecoder<'a> = DecoderImpl<Slice<'a>, bincode::config::Configuration, ()>;
+
+fn decoder(bytes: &[u8]) -> SliceDecoder<'_> {
+    DecoderImpl::new(Slice(bytes), CONFIG, ())
+}
+
+fn decode_error(e: DecodeError) -> CodecError {
+    CodecError::Decode(e.to_string())
+}
+
+/// A reader over a byte slice that lets the decoder's caller see what is left.
+struct Slice<'a>(&'a [u8]);
+
+impl bincode::de::read::Reader for Slice<'_> {
+    fn read(&mut self, out: &mut [u8]) -> Result<(), DecodeError> {
+        if out.len() > self.0.len() {
+            return Err(DecodeError::UnexpectedEnd { additional: out.len() - self.0.len() });
+        }
+        let (now, rest) = self.0.split_at(out.len());
+        out.copy_from_slice(now);
+        self.0 = rest;
+        Ok(())
+    }
+}
+
+struct VecSink<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for VecSink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+struct RecordBytes<'a>(&'a Record);
+
+impl Encode for RecordBytes<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        let r = self.0;
+        let event_type = r.event.event_type();
+        RECORD_FORMAT.encode(e)?;
+        r.prev.encode(e)?;
+        r.seq.encode(e)?;
+        r.recorded_at.encode(e)?;
+        r.ends_batch.encode(e)?;
+        r.actor.encode(e)?;
+        r.effective_at.encode(e)?;
+        event_type.name().encode(e)?;
+        event_type.current_version().encode(e)?;
+        r.event.encode_data(e)
+    }
+}
+
