@@ -1,0 +1,152 @@
+//! Group commit: many writers, one writer thread, one `fdatasync` per group.
+//!
+//! Callers enqueue batches; the writer thread takes everything queued (up to a bound) as one
+//! group, checks and stages each batch in turn (a refused batch is rolled back alone), makes
+//! the group durable with one commit, and only then answers every caller. The queue is
+//! bounded, so a flood of writers waits instead of growing memory.
+
+use crate::ledger::{Ledger, StageError};
+use chl_model::{Digest, Refusal, Seq, Submission};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+#[derive(Debug, Clone)]
+pub struct CommitterConfig {
+    /// A group closes once it holds this many records.
+    pub max_group_records: usize,
+    /// Batches that may wait in the queue.
+    pub queue_depth: usize,
+}
+
+impl Default for CommitterConfig {
+    fn default() -> Self {
+        CommitterConfig { max_group_records: 10_000, queue_depth: 4096 }
+    }
+}
+
+/// The records a batch became, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub records: Vec<(Seq, Digest)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// Submission `index` of the batch broke a rule; nothing of the batch was appended.
+    #[error("submission {index}: {refusal}")]
+    Refused { index: usize, refusal: Refusal },
+    /// The ledger could not write; nothing of the batch is acknowledged.
+    #[error("{0}")]
+    Failed(String),
+    #[error("the ledger's writer has stopped")]
+    Closed,
+}
+
+type Reply = Box<dyn FnOnce(Result<BatchOutcome, BatchError>) + Send>;
+
+struct Request {
+    submissions: Vec<Submission>,
+    reply: Reply,
+}
+
+pub struct Committer {
+    queue: Option<SyncSender<Request>>,
+    writer: Option<JoinHandle<Ledger>>,
+}
+
+impl Committer {
+    /// Moves the ledger onto its writer thread.
+    pub fn start(ledger: Ledger, config: CommitterConfig) -> Committer {
+        let (queue, requests) = mpsc::sync_channel(config.queue_depth);
+        let writer = std::thread::Builder::new()
+            .name("chl-writer".into())
+            .spawn(move || write_loop(ledger, requests, config))
+            .expect("spawn the writer thread");
+        Committer { queue: Some(queue), writer: Some(writer) }
+    }
+
+    /// Enqueues a batch; `reply` is called on the writer thread once it is durable or refused.
+    /// Blocks while the queue is full.
+    pub fn submit(
+        &self,
+        submissions: Vec<Submission>,
+        reply: impl FnOnce(Result<BatchOutcome, BatchError>) + Send + 'static,
+    ) {
+        let request = Request { submissions, reply: Box::new(reply) };
+        if let Err(mpsc::SendError(request)) = self.queue.as_ref().expect("committer running").send(request) {
+            (request.reply)(Err(BatchError::Closed));
+        }
+    }
+
+    /// Appends a batch and waits until it is durable or refused.
+    pub fn append(&self, submissions: Vec<Submission>) -> Result<BatchOutcome, BatchError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(submissions, move |result| {
+            let _ = tx.send(result);
+        });
+        rx.recv().unwrap_or(Err(BatchError::Closed))
+    }
+
+    /// Lets the queue drain, stops the writer and hands the ledger back.
+    pub fn shutdown(mut self) -> Ledger {
+        self.queue.take();
+        self.writer.take().expect("writer").join().expect("the writer thread panicked")
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: CommitterConfig) -> Ledger {
+    while let Ok(first) = requests.recv() {
+        let mut records = first.submissions.len();
+        let mut group = vec![first];
+        while records < config.max_group_records
+            && let Ok(next) = requests.try_recv()
+        {
+            records += next.submissions.len();
+            group.push(next);
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        let mut staged_any = false;
+        for request in group {
+            let result = stage_batch(&mut ledger, request.submissions);
+            staged_any |= matches!(&result, Ok(outcome) if !outcome.records.is_empty());
+            answers.push((request.reply, result));
+        }
+        let committed = if staged_any { ledger.commit().map(drop).map_err(|e| e.to_string()) } else { Ok(()) };
+        for (reply, result) in answers {
+            reply(match (&committed, result) {
+                (Err(why), Ok(_)) => Err(BatchError::Failed(why.clone())),
+                (_, result) => result,
+            });
+        }
+    }
+    ledger
+}
+
+fn stage_batch(ledger: &mut Ledger, submissions: Vec<Submission>) -> Result<BatchOutcome, BatchError> {
+    let mark = ledger.mark();
+    let last = submissions.len().saturating_sub(1);
+    let mut records = Vec::with_capacity(submissions.len());
+    for (index, submission) in submissions.into_iter().enumerate() {
+        match ledger.stage(submission, index == last) {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                let rolled_back = ledger.rollback_to(mark);
+                return Err(match (e, rolled_back) {
+                    (_, Err(failed)) => BatchError::Failed(failed.to_string()),
+                    (StageError::Refused(refusal), Ok(())) => BatchError::Refused { index, refusal },
+                    (StageError::Failed(failed), Ok(())) => BatchError::Failed(failed.to_string()),
+                });
+            }
+        }
+    }
+    Ok(BatchOutcome { records })
+}

@@ -1,0 +1,595 @@
+//! A ledger in a directory: created with its key and record 0, opened with recovery, written
+//! in all-or-nothing batches, read, exported and verified.
+
+use crate::dir::{DirLock, LedgerDir};
+use crate::keys::{CheckpointKey, verifier_string};
+use crate::meta::{Meta, MetaDelta};
+use chl_log::{ChainError, ChainSummary, Head, Log, LogError, Mark, OpenReport, StoreConfig};
+use chl_model::event::{LedgerCreated, OriginName, PublicKey};
+use chl_model::{
+    Digest, Event, ExportedRecord, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, PartyId, Record, Refusal, Rule, Seq,
+    Submission,
+};
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufRead, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("{0} already holds a ledger")]
+    AlreadyExists(PathBuf),
+    #[error("{0} holds no ledger (create one with chl init)")]
+    NoLedger(PathBuf),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("the index in {path}: {source}")]
+    Index { path: PathBuf, source: sled::Error },
+    #[error("cannot generate a key: {0}")]
+    Random(getrandom::Error),
+    #[error("the ledger cannot be written: {0}")]
+    ReadOnly(String),
+    #[error("record 0 is not a ledger_created record")]
+    NoFoundingRecord,
+}
+
+/// A refused import: the line, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("line {line}: {refusal}")]
+    Refused { line: u64, refusal: Refusal },
+    #[error("line {line}: {message}")]
+    Unreadable { line: u64, message: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<LogError> for ImportError {
+    fn from(e: LogError) -> Self {
+        ImportError::Ledger(LedgerError::Log(e))
+    }
+}
+
+/// Why one submission was not staged.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Failed(#[from] LogError),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LedgerConfig {
+    pub store: StoreConfig,
+}
+
+/// What an import appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub appended: u64,
+    /// Seqs of the appended records, first and last.
+    pub range: Option<(Seq, Seq)>,
+    pub head: Option<Head>,
+}
+
+/// The form of the lines of an import file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportForm {
+    /// Submissions: the ledger assigns seq, recorded_at, prev and hash.
+    Submissions,
+    /// Committed records from `chl export`: appended verbatim, each checked to continue the
+    /// chain with the hash it states.
+    Records,
+}
+
+pub struct Ledger {
+    dir: LedgerDir,
+    _lock: DirLock,
+    log: Log,
+    meta: Meta,
+    origin: OriginName,
+    public_key: PublicKey,
+    open_report: OpenReport,
+    /// Index updates for the records staged since the last commit.
+    staged: MetaDelta,
+}
+
+fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> LedgerError {
+    let context = context.into();
+    move |source| LedgerError::Io { context, source }
+}
+
+impl Ledger {
+    /// Creates a ledger in `root`: a new checkpoint key and record 0, `ledger_created`.
+    /// The log appears under its final name only once record 0 is durable, so an interrupted
+    /// init leaves no ledger behind.
+    pub fn init(root: &Path, origin: OriginName, config: LedgerConfig) -> Result<Ledger, LedgerError> {
+        let dir = LedgerDir::new(root);
+        if dir.holds_ledger() {
+            return Err(LedgerError::AlreadyExists(root.to_owned()));
+        }
+        fs::create_dir_all(root).map_err(io_context(format!("create {}", root.display())))?;
+        let lock = dir.lock().map_err(io_context("lock"))?;
+        let key = CheckpointKey::generate(origin.clone()).map_err(LedgerError::Random)?;
+        write_private_file(&dir.keys(), &dir.checkpoint_key(), key.to_signer_string().as_bytes())?;
+
+        let staging = root.join("log.init");
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io_context(format!("remove {}", staging.display())))?;
+        }
+        let (mut log, _) = Log::open_dir(&staging, config.store.clone())?;
+        let now = log.clock();
+        let founding = Record {
+            seq: Seq::ZERO,
+            recorded_at: now,
+            prev: Digest::ZERO,
+            ends_batch: true,
+            actor: PartyId::platform(),
+            effective_at: now,
+            event: Event::LedgerCreated(LedgerCreated { origin: origin.clone(), public_key: key.public_key() }),
+        };
+        log.append(&founding)?;
+        log.commit()?;
+        drop(log);
+        fs::rename(&staging, dir.log()).map_err(io_context("move the new log into place"))?;
+        sync_dir(root)?;
+        drop(lock);
+        Ledger::open(root, config)
+    }
+
+    /// Opens the ledger in `root`, recovering the log's tail and catching the index up.
+    pub fn open(root: &Path, config: LedgerConfig) -> Result<Ledger, LedgerError> {
+        let dir = LedgerDir::new(root);
+        if !dir.holds_ledger() {
+            return Err(LedgerError::NoLedger(root.to_owned()));
+        }
+        let lock = dir.lock().map_err(io_context("lock"))?;
+        let (log, open_report) = Log::open_dir(&dir.log(), config.store)?;
+        Ledger::assemble(dir, lock, log, open_report)
+    }
+
+    /// Re-creates a ledger in an empty `root` from a `chl export` file that starts at seq 0.
+    /// The result has the same records and hashes; it has no signer key (an export holds
+    /// none), so copy `keys/` from the original to keep signing as it.
+    pub fn restore(
+        root: &Path,
+        input: impl BufRead,
+        config: LedgerConfig,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(Ledger, ImportOutcome), ImportError> {
+        let dir = LedgerDir::new(root);
+        if dir.holds_ledger() {
+            return Err(LedgerError::AlreadyExists(root.to_owned()).into());
+        }
+        fs::create_dir_all(root).map_err(io_context(format!("create {}", root.display())))?;
+        let lock = dir.lock().map_err(io_context("lock"))?;
+        let staging = root.join("log.init");
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io_context(format!("remove {}", staging.display())))?;
+        }
+        let (mut log, _) = Log::open_dir(&staging, config.store.clone())?;
+        let mut lines = ImportLines::new(input);
+        let mut count = 0u64;
+        let mut last = None;
+        while let Some((line, text)) = lines.next_line()? {
+            let (record, _) = append_exported(&mut log, text).map_err(|refusal| ImportError::Refused { line, refusal })?;
+            last = Some(record);
+            count += 1;
+            if count % 4096 == 0 {
+                progress(lines.bytes);
+            }
+        }
+        if count == 0 {
+            return Err(ImportError::Unreadable { line: 0, message: "the export is empty".into() });
+        }
+        check_ends_batch(last.as_ref()).map_err(|refusal| ImportError::Refused { line: lines.line, refusal })?;
+        log.commit()?;
+        drop(log);
+        fs::rename(&staging, dir.log()).map_err(io_context("move the restored log into place"))?;
+        sync_dir(root)?;
+        let (log, report) = Log::open_dir(&dir.log(), config.store)?;
+        let ledger = Ledger::assemble(dir, lock, log, report)?;
+        let head = ledger.log.head();
+        Ok((ledger, ImportOutcome { appended: count, range: head.map(|h| (Seq::ZERO, h.seq)), head }))
+    }
+
+    fn assemble(dir: LedgerDir, lock: DirLock, log: Log, open_report: OpenReport) -> Result<Ledger, LedgerError> {
+        if log.record_count() == 0 {
+            return Err(LedgerError::NoFoundingRecord);
+        }
+        let (founding, founding_hash) = log.read(Seq::ZERO)?;
+        let Event::LedgerCreated(created) = founding.event else {
+            return Err(LedgerError::NoFoundingRecord);
+        };
+        let index_path = dir.index();
+        let meta = Meta::open(&index_path).map_err(|source| LedgerError::Index { path: index_path, source })?;
+        let mut ledger = Ledger {
+            dir,
+            _lock: lock,
+            log,
+            meta,
+            origin: created.origin,
+            public_key: created.public_key,
+            open_report,
+            staged: MetaDelta::default(),
+        };
+        ledger.catch_up_index(founding_hash)?;
+        Ok(ledger)
+    }
+
+    /// Brings the derived index up to the log's head, rebuilding it when it belongs to
+    /// another ledger or runs ahead of the log (recovery cut records it had seen).
+    fn catch_up_index(&mut self, founding_hash: Digest) -> Result<(), LedgerError> {
+        let index_err = |source| LedgerError::Index { path: self.dir.index(), source };
+        let head = self.log.head().map(|h| h.seq);
+        let mut upto = self.meta.indexed_upto().map_err(index_err)?;
+        let same_ledger = self.meta.founding_hash().map_err(index_err)? == Some(founding_hash);
+        if upto.is_some() && (!same_ledger || upto > head) {
+            self.meta.clear().map_err(index_err)?;
+            upto = None;
+        }
+        if upto == head {
+            return Ok(());
+        }
+        let from = upto.map_or(Seq::ZERO, Seq::next);
+        let mut delta = MetaDelta::default();
+        self.log.scan(from, &mut |record, hash| {
+            delta.add(&record, hash);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        self.meta.apply(&delta).map_err(index_err)?;
+        self.meta.flush().map_err(index_err)
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.root()
+    }
+
+    /// What recovery found when the ledger was opened.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.open_report
+    }
+
+    pub fn origin(&self) -> &OriginName {
+        &self.origin
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    /// The verifier key in signed-note form.
+    pub fn verifier_key(&self) -> String {
+        verifier_string(&self.origin, &self.public_key)
+    }
+
+    pub fn head(&self) -> Option<Head> {
+        self.log.durable_head()
+    }
+
+    pub fn record_count(&self) -> u64 {
+        self.log.durable_head().map_or(0, |h| h.seq.0 + 1)
+    }
+
+    pub fn read(&self, seq: Seq) -> Result<(Record, Digest), LedgerError> {
+        Ok(self.log.read(seq)?)
+    }
+
+    /// Records held, by event type, from the index.
+    pub fn counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
+        self.meta.counts().map_err(|source| LedgerError::Index { path: self.dir.index(), source })
+    }
+
+    /// Log and index bytes on disk.
+    pub fn size_bytes(&self) -> Result<u64, LedgerError> {
+        let log = chl_log::Storage::size_bytes(self.log.store()).map_err(LogError::from)?;
+        Ok(log + dir_size(&self.dir.index()))
+    }
+
+    fn ensure_writable(&self) -> Result<(), LedgerError> {
+        match self.log.write_block() {
+            Some(why) => Err(LedgerError::ReadOnly(why)),
+            None => Ok(()),
+        }
+    }
+
+    // ---- writing ------------------------------------------------------------------------
+
+    /// Checks `submission` against the ledger and appends it to the current batch (not yet
+    /// durable). `ends_batch` marks the batch's last submission.
+    pub fn stage(&mut self, submission: Submission, ends_batch: bool) -> Result<(Seq, Digest), StageError> {
+        let recorded_at = self.log.clock();
+        let effective_at = submission.effective_at.unwrap_or(recorded_at);
+        if effective_at > recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
+            return Err(Refusal::form(
+                "effective_at",
+                format!("{effective_at} is more than 5 minutes after the ledger clock ({recorded_at})"),
+            )
+            .into());
+        }
+        let record = Record {
+            seq: self.log.next_seq(),
+            recorded_at,
+            prev: self.log.head_hash(),
+            ends_batch,
+            actor: submission.actor,
+            effective_at,
+            event: submission.event,
+        };
+        let hash = self.log.append(&record).map_err(|e| match e {
+            LogError::RecordTooLarge(_) => StageError::Refused(Refusal::form("data", e.to_string())),
+            other => StageError::Failed(other),
+        })?;
+        self.staged.add(&record, hash);
+        Ok((record.seq, hash))
+    }
+
+    /// Where the current batch stands, to roll back to.
+    pub fn mark(&self) -> LedgerMark {
+        LedgerMark { log: self.log.mark(), staged: self.staged.clone() }
+    }
+
+    pub fn rollback_to(&mut self, mark: LedgerMark) -> Result<(), LedgerError> {
+        self.log.rollback_to(mark.log)?;
+        self.staged = mark.staged;
+        Ok(())
+    }
+
+    /// Makes everything staged durable, then updates the index.
+    pub fn commit(&mut self) -> Result<Option<Head>, LedgerError> {
+        let head = self.log.commit()?;
+        let staged = std::mem::take(&mut self.staged);
+        // The index is derived: if it cannot be written now, the next open catches it up.
+        let _ = self.meta.apply(&staged);
+        Ok(head)
+    }
+
+    /// Appends the lines of `input`, all or nothing. Submissions get their seq, time and
+    /// hash here; committed records (from `chl export`) must continue this ledger's chain.
+    /// `progress(bytes_read)` is called now and then.
+    pub fn import(&mut self, input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<ImportOutcome, ImportError> {
+        self.ensure_writable()?;
+        let mark = self.mark();
+        let first = self.log.next_seq();
+        let outcome = self.import_lines(input, progress);
+        if let Err(e) = outcome {
+            self.rollback_to(mark)?;
+            return Err(e);
+        }
+        let head = self.commit()?;
+        let appended = head.map_or(0, |h| h.seq.0 + 1) - first.0;
+        self.meta.flush().ok();
+        Ok(ImportOutcome {
+            appended,
+            range: (appended > 0).then(|| (first, Seq(first.0 + appended - 1))),
+            head,
+        })
+    }
+
+    fn import_lines(&mut self, input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<(), ImportError> {
+        let mut lines = ImportLines::new(input);
+        let mut form = None;
+        // A submission is staged once the next line is known, so the last one can end the batch.
+        let mut waiting: Option<(u64, Submission)> = None;
+        let mut last_record = None;
+        let mut since_progress = 0u32;
+        while let Some((line, text)) = lines.next_line()? {
+            let form = *form.get_or_insert_with(|| detect_form(text));
+            let refused = |refusal| ImportError::Refused { line, refusal };
+            match form {
+                ImportForm::Records => {
+                    let (record, hash) = append_exported(&mut self.log, text).map_err(refused)?;
+                    self.staged.add(&record, hash);
+                    last_record = Some(record);
+                }
+                ImportForm::Submissions => {
+                    let submission = Submission::parse_json(text).map_err(refused)?;
+                    if let Some((at, ready)) = waiting.replace((line, submission)) {
+                        self.stage_at(at, ready, false)?;
+                    }
+                }
+            }
+            since_progress += 1;
+            if since_progress == 4096 {
+                since_progress = 0;
+                progress(lines.bytes);
+            }
+        }
+        if let Some((at, last)) = waiting {
+            self.stage_at(at, last, true)?;
+        }
+        progress(lines.bytes);
+        check_ends_batch(last_record.as_ref()).map_err(|refusal| ImportError::Refused { line: lines.line, refusal })
+    }
+
+    fn stage_at(&mut self, line: u64, submission: Submission, ends_batch: bool) -> Result<(), ImportError> {
+        match self.stage(submission, ends_batch) {
+            Ok(_) => Ok(()),
+            Err(StageError::Refused(refusal)) => Err(ImportError::Refused { line, refusal }),
+            Err(StageError::Failed(e)) => Err(e.into()),
+        }
+    }
+
+    // ---- reading ------------------------------------------------------------------------
+
+    /// Writes records `from..=to` (clamped to the log) as export lines; returns how many.
+    pub fn export(&self, from: Seq, to: Option<Seq>, out: &mut dyn Write) -> Result<u64, LedgerError> {
+        let last = match (self.head(), to) {
+            (None, _) => return Ok(0),
+            (Some(h), Some(to)) => h.seq.min(to),
+            (Some(h), None) => h.seq,
+        };
+        if from > last {
+            return Ok(0);
+        }
+        let mut written = 0u64;
+        let mut failure = None;
+        self.log.scan(from, &mut |record, hash| {
+            let result = ExportedRecord { record: &record, hash }
+                .write_json(&mut *out)
+                .map_err(io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            if let Err(e) = result {
+                failure = Some(e);
+                return std::ops::ControlFlow::Break(());
+            }
+            written += 1;
+            if record.seq >= last { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+        })?;
+        if let Some(e) = failure {
+            return Err(LedgerError::Io { context: "write the export".into(), source: e });
+        }
+        out.flush().map_err(io_context("write the export"))?;
+        Ok(written)
+    }
+
+    /// Re-reads and checks the whole log (see `chl_log::verify_store`).
+    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
+        chl_log::verify_store(self.log.store(), progress)
+    }
+}
+
+/// A position to roll a batch back to.
+pub struct LedgerMark {
+    log: Mark,
+    staged: MetaDelta,
+}
+
+impl LedgerMark {
+    pub fn record_count(&self) -> u64 {
+        self.log.record_count()
+    }
+}
+
+/// Lines of an import, numbered from 1, blank ones skipped, with the bytes read so far.
+struct ImportLines<R> {
+    input: R,
+    buf: String,
+    line: u64,
+    bytes: u64,
+}
+
+impl<R: BufRead> ImportLines<R> {
+    fn new(input: R) -> Self {
+        ImportLines { input, buf: String::new(), line: 0, bytes: 0 }
+    }
+
+    fn next_line(&mut self) -> Result<Option<(u64, &str)>, ImportError> {
+        loop {
+            self.buf.clear();
+            self.line += 1;
+            let read = self.input.read_line(&mut self.buf).map_err(|e| ImportError::Unreadable {
+                line: self.line,
+                message: if e.kind() == io::ErrorKind::InvalidData {
+                    "the line is not valid UTF-8".into()
+                } else {
+                    e.to_string()
+                },
+            })?;
+            if read == 0 {
+                self.line -= 1;
+                return Ok(None);
+            }
+            self.bytes += read as u64;
+            let text = self.buf.trim_end_matches(['\n', '\r']);
+            if !text.trim().is_empty() {
+                // Re-borrow after the loop's mutable use of buf.
+                let text = self.buf.trim_end_matches(['\n', '\r']);
+                return Ok(Some((self.line, text)));
+            }
+        }
+    }
+}
+
+/// Export lines carry `seq` and `hash`; submissions never do.
+fn detect_form(first_line: &str) -> ImportForm {
+    match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(first_line) {
+        Ok(map) if map.contains_key("seq") && map.contains_key("hash") => ImportForm::Records,
+        _ => ImportForm::Submissions,
+    }
+}
+
+/// Appends one export line verbatim after checking that it continues the chain of `log` and
+/// hashes to what it states.
+fn append_exported(log: &mut Log, text: &str) -> Result<(Record, Digest), Refusal> {
+    let imported = ImportedRecord::parse_json(text).map_err(Refusal::from)?;
+    let record = imported.record;
+    let chain = |message: String| Refusal::new(Rule::Form, "seq", message);
+    if record.seq != log.next_seq() {
+        return Err(chain(format!("the record has seq {}, but the next seq of this ledger is {}", record.seq, log.next_seq())));
+    }
+    if record.prev != log.head_hash() {
+        return Err(Refusal::new(Rule::Form, "prev", format!("seq {}: prev is not the hash of this ledger's seq {}", record.seq, record.seq.0.wrapping_sub(1))));
+    }
+    if let Some(head) = log.head()
+        && record.recorded_at < head.recorded_at
+    {
+        return Err(Refusal::new(Rule::Form, "recorded_at", format!("seq {}: recorded_at goes back in time", record.seq)));
+    }
+    let founding = matches!(record.event, Event::LedgerCreated(_));
+    if founding != (record.seq == Seq::ZERO) {
+        return Err(Refusal::new(Rule::Authority, "type", format!("seq {}: ledger_created is record 0 and only record 0", record.seq)));
+    }
+    record.event.check_form()?;
+    if record.effective_at > record.recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
+        return Err(Refusal::form("effective_at", format!("seq {}: more than 5 minutes after recorded_at", record.seq)));
+    }
+    let hash = log.append(&record).map_err(|e| Refusal::form("data", format!("seq {}: {e}", record.seq)))?;
+    if hash != imported.claimed_hash {
+        return Err(Refusal::new(
+            Rule::Form,
+            "hash",
+            format!("seq {}: the record's content hashes to {hash}, not to the hash it states", record.seq),
+        ));
+    }
+    Ok((record, hash))
+}
+
+/// An import of records must end where a batch ended, or it would commit half a batch.
+fn check_ends_batch(last: Option<&Record>) -> Result<(), Refusal> {
+    match last {
+        Some(record) if !record.ends_batch => Err(Refusal::form(
+            "ends_batch",
+            format!("the last record, seq {}, does not end a batch: the export was cut inside one", record.seq),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn write_private_file(dir: &Path, path: &Path, contents: &[u8]) -> Result<(), LedgerError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_context(format!("create {}", dir.display())))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_context(format!("create {}", path.display())))?;
+    file.write_all(contents).and_then(|()| file.write_all(b"\n")).and_then(|()| file.sync_all())
+        .map_err(io_context(format!("write {}", path.display())))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_context(format!("fsync {}", dir.display())))
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -1,0 +1,12 @@
+//! A Channel Ledger in one directory: the checkpoint key, the record log, derived metadata in
+//! sled, and the operations of the `chl` command line on them (init, import, export, verify).
+//! Also the group committer through which concurrent writers share fsyncs.
+
+pub mod committer;
+pub mod dir;
+pub mod keys;
+pub mod ledger;
+pub mod meta;
+
+pub use committer::{BatchOutcome, Committer, CommitterConfig};
+pub use ledger::{ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, StageError};

@@ -1,0 +1,95 @@
+//! Derived metadata in sled: the founding facts of the ledger, how many records of each type
+//! it holds, and how far the log has been indexed (`indexed_upto`).
+//!
+//! Nothing here is the truth: it is rebuilt from the log whenever it is missing, behind, ahead
+//! (after recovery cut the log) or belongs to another ledger. It is written after the log's
+//! commit, never on the acknowledgement path. Later indexes (records by order, store, party,
+//! grant, brand) join the same catch-up.
+
+use chl_model::{EventType, Record, Seq};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const INDEXED_UPTO: &[u8] = b"indexed_upto";
+const FOUNDING_HASH: &[u8] = b"founding_hash";
+const COUNT_PREFIX: &[u8] = b"count/";
+
+pub struct Meta {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+/// Counts gathered from a run of records, applied to sled in one atomic batch.
+#[derive(Default, Clone)]
+pub struct MetaDelta {
+    counts: BTreeMap<EventType, u64>,
+    last: Option<Seq>,
+    founding_hash: Option<chl_model::Digest>,
+}
+
+impl MetaDelta {
+    pub fn add(&mut self, record: &Record, hash: chl_model::Digest) {
+        *self.counts.entry(record.event.event_type()).or_default() += 1;
+        if record.seq == Seq::ZERO {
+            self.founding_hash = Some(hash);
+        }
+        self.last = Some(record.seq);
+    }
+}
+
+impl Meta {
+    pub fn open(path: &Path) -> sled::Result<Meta> {
+        let db = sled::Config::new().path(path).open()?;
+        let tree = db.open_tree("meta")?;
+        Ok(Meta { db, tree })
+    }
+
+    /// The last seq reflected here, if any.
+    pub fn indexed_upto(&self) -> sled::Result<Option<Seq>> {
+        Ok(self.tree.get(INDEXED_UPTO)?.map(|v| Seq(u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))))
+    }
+
+    /// The hash of record 0 of the ledger this index was built from.
+    pub fn founding_hash(&self) -> sled::Result<Option<chl_model::Digest>> {
+        Ok(self.tree.get(FOUNDING_HASH)?.and_then(|v| v.as_ref().try_into().ok().map(chl_model::Digest)))
+    }
+
+    pub fn apply(&self, delta: &MetaDelta) -> sled::Result<()> {
+        let Some(last) = delta.last else { return Ok(()) };
+        let mut counts = self.counts()?;
+        let mut batch = sled::Batch::default();
+        for (event_type, n) in &delta.counts {
+            let total = counts.entry(event_type.name().to_owned()).or_default();
+            *total += n;
+            batch.insert(count_key(event_type.name()), &total.to_be_bytes());
+        }
+        if let Some(hash) = delta.founding_hash {
+            batch.insert(FOUNDING_HASH, hash.as_bytes());
+        }
+        batch.insert(INDEXED_UPTO, &last.0.to_be_bytes());
+        self.tree.apply_batch(batch)
+    }
+
+    pub fn clear(&self) -> sled::Result<()> {
+        self.tree.clear()
+    }
+
+    /// Records held, by event type name.
+    pub fn counts(&self) -> sled::Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for entry in self.tree.scan_prefix(COUNT_PREFIX) {
+            let (key, value) = entry?;
+            let name = String::from_utf8_lossy(&key[COUNT_PREFIX.len()..]).into_owned();
+            out.insert(name, u64::from_be_bytes(value.as_ref().try_into().unwrap_or([0; 8])));
+        }
+        Ok(out)
+    }
+
+    pub fn flush(&self) -> sled::Result<()> {
+        self.db.flush().map(drop)
+    }
+}
+
+fn count_key(name: &str) -> Vec<u8> {
+    [COUNT_PREFIX, name.as_bytes()].concat()
+}

@@ -1,0 +1,14 @@
+//! The record log of Channel Ledger: append-only segment files written by one writer, a
+//! BLAKE3 hash chain over canonical record bytes, crash recovery and verification.
+//!
+//! Layering inside the crate: `frame` (one record's bytes on disk) -> `storage` (segment
+//! files, the `Storage` trait, recovery) -> `log` (the chain, batches, commit) -> `verify`.
+
+pub mod frame;
+pub mod log;
+pub mod storage;
+pub mod verify;
+
+pub use log::{Head, Log, LogError, Mark};
+pub use storage::{Damage, OpenReport, SegmentStore, StoreConfig, StoreError, Storage, TornTail, UnfinishedBatch};
+pub use verify::{ChainCheck, ChainError, ChainSummary, verify_export, verify_store};

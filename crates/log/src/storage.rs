@@ -1,0 +1,691 @@
+//! Where the log's bytes live.
+//!
+//! The `Storage` trait is the narrow waist between the log's logic (the chain, batches,
+//! verification) and the files: append frames, make them durable, cut the tail, read back.
+//! It exists so that a fault-injecting store can sit under the same log in tests, and so
+//! that a different engine can come later without touching the chain logic. Implementations
+//! must keep one promise: after `sync` returns `Ok`, every frame appended before it survives
+//! a crash of the process or the machine.
+
+use crate::frame::{FrameParse, parse_frame, parse_frame_unchecked};
+use chl_model::codec::decode_head;
+use chl_model::{Digest, Seq};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// What a store can do. Record numbers are seqs: the store holds records `0..record_count()`.
+pub trait Storage: Send {
+    /// How many records the store holds.
+    fn record_count(&self) -> u64;
+
+    /// Appends whole frames (`frames` is their concatenation, `frame_lens` their sizes) for
+    /// records `record_count()..`. Not durable until `sync`.
+    fn append(&mut self, frames: &[u8], frame_lens: &[u32]) -> Result<(), StoreError>;
+
+    /// Makes everything appended so far durable (`fdatasync`, and the directory when files
+    /// were created or removed).
+    fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// Drops records `record_count..` and makes that durable.
+    fn truncate(&mut self, record_count: u64) -> Result<(), StoreError>;
+
+    /// Reads the whole frame of `seq` into `out` (cleared first) and checks its hash.
+    fn read_frame(&self, seq: Seq, out: &mut Vec<u8>) -> Result<(), StoreError>;
+
+    /// Visits the frames of `from..record_count()` in order, delimited by their own length
+    /// fields (not by any index), without checking their hashes: `visit(seq, frame_bytes)`.
+    /// A frame that cannot be delimited ends the scan with `StoreError::Damaged`.
+    fn scan(
+        &self,
+        from: Seq,
+        visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError>;
+
+    /// Bytes on disk, all files included.
+    fn size_bytes(&self) -> Result<u64, StoreError>;
+
+    /// Damage found when the store was opened; a damaged store refuses appends.
+    fn damage(&self) -> Option<&Damage>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    Damaged(Damage),
+    #[error("seq {0} is not in the log (it holds {1} records)")]
+    OutOfRange(Seq, u64),
+}
+
+/// Damage found before the tail: the records from `seq` on cannot be trusted, and the store
+/// refuses to write until an operator has looked (`chl verify`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the log is damaged at seq {seq}: {what}")]
+pub struct Damage {
+    pub seq: Seq,
+    pub what: String,
+}
+
+/// What opening the store found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// A torn tail that was cut off: the bytes of a frame that never finished writing.
+    pub torn_tail: Option<TornTail>,
+    /// Whole records after the last complete batch, dropped because their batch was never
+    /// acknowledged.
+    pub unfinished_batch: Option<UnfinishedBatch>,
+    /// Damage before the tail; the store is read-only below it.
+    pub damage: Option<Damage>,
+    /// Segments whose offset index was missing or stale and was rebuilt from the segment.
+    pub rebuilt_indexes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The seq the torn frame would have had.
+    pub seq: Seq,
+    pub bytes_cut: u64,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedBatch {
+    pub first_seq: Seq,
+    pub records_dropped: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// A segment is closed and a new one started when the next frame would take it past this.
+    pub segment_max_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { segment_max_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+/// Segment files start with this header: magic (8) | base seq u64 LE (8) | zero (16).
+pub const SEGMENT_MAGIC: [u8; 8] = *b"CHLSEGv1";
+pub const SEGMENT_HEADER_BYTES: u64 = 32;
+
+/// The log as a directory of segment files, `<base seq, 20 digits>.seg`, each with a dense
+/// offset index `<base>.idx` (u32 LE frame offsets, one per record). The segments are the
+/// truth; an index is derived, written after its frames are durable and never fsynced, and
+/// rebuilt from its segment whenever it disagrees with it.
+pub struct SegmentStore {
+    dir: PathBuf,
+    config: StoreConfig,
+    segments: Vec<Segment>,
+    /// A file was created or removed since the last sync: the directory needs an fsync.
+    dir_dirty: bool,
+    damage: Option<Damage>,
+}
+
+struct Segment {
+    base: u64,
+    path: PathBuf,
+    file: File,
+    index_path: PathBuf,
+    index: File,
+    /// Length of the segment file in bytes, header included.
+    bytes: u64,
+    /// Offset of each record's frame.
+    offsets: Vec<u32>,
+    /// How many entries of `offsets` the index file holds.
+    index_written: usize,
+    /// Frames were written since the last sync.
+    dirty: bool,
+}
+
+impl Segment {
+    fn count(&self) -> u64 {
+        self.offsets.len() as u64
+    }
+
+    fn end_seq(&self) -> u64 {
+        self.base + self.count()
+    }
+
+    /// Byte range of the frame of record `i` of this segment.
+    fn frame_range(&self, i: usize) -> (u64, u64) {
+        let start = u64::from(self.offsets[i]);
+        let end = self.offsets.get(i + 1).map_or(self.bytes, |&o| u64::from(o));
+        (start, end)
+    }
+}
+
+fn io_err<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> StoreError + 'p {
+    move |source| StoreError::Io { op, path: path.to_owned(), source }
+}
+
+fn segment_paths(dir: &Path, base: u64) -> (PathBuf, PathBuf) {
+    (dir.join(format!("{base:020}.seg")), dir.join(format!("{base:020}.idx")))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("fsync directory", dir))
+}
+
+impl SegmentStore {
+    /// Creates an empty store in `dir` (created if missing, must hold no segments).
+    pub fn create(dir: &Path, config: StoreConfig) -> Result<SegmentStore, StoreError> {
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        let (store, _) = SegmentStore::open(dir, config)?;
+        assert_eq!(store.record_count(), 0, "create on a non-empty store");
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(store)
+    }
+
+    /// Opens the store in `dir`, recovering from a crash: a torn frame at the end is cut, an
+    /// unfinished batch is dropped, damage before the tail is reported and blocks writes.
+    pub fn open(dir: &Path, config: StoreConfig) -> Result<(SegmentStore, OpenReport), StoreError> {
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_err("read directory", dir))? {
+            let entry = entry.map_err(io_err("read directory", dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".seg")
+                && stem.len() == 20
+                && let Ok(base) = stem.parse::<u64>()
+            {
+                bases.push(base);
+            }
+        }
+        bases.sort_unstable();
+        let mut store = SegmentStore { dir: dir.to_owned(), config, segments: Vec::new(), dir_dirty: false, damage: None };
+        let mut report = OpenReport::default();
+        for base in bases {
+            store.segments.push(store.open_segment(base)?);
+        }
+        store.recover(&mut report)?;
+        report.damage = store.damage.clone();
+        Ok((store, report))
+    }
+
+    fn open_segment(&self, base: u64) -> Result<Segment, StoreError> {
+        let (path, index_path) = segment_paths(&self.dir, base);
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io_err("open", &path))?;
+        let index = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&index_path)
+            .map_err(io_err("open", &index_path))?;
+        let bytes = file.metadata().map_err(io_err("stat", &path))?.len();
+        let raw = fs::read(&index_path).map_err(io_err("read", &index_path))?;
+        let offsets: Vec<u32> =
+            raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+        let index_written = offsets.len();
+        Ok(Segment { base, path, file, index_path, index, bytes, offsets, index_written, dirty: false })
+    }
+
+    fn new_segment(&mut self, base: u64) -> Result<(), StoreError> {
+        let (path, index_path) = segment_paths(&self.dir, base);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err("create", &path))?;
+        let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
+        header[..8].copy_from_slice(&SEGMENT_MAGIC);
+        header[8..16].copy_from_slice(&base.to_le_bytes());
+        file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
+        let index = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&index_path)
+            .map_err(io_err("create", &index_path))?;
+        self.segments.push(Segment {
+            base,
+            path,
+            file,
+            index_path,
+            index,
+            bytes: SEGMENT_HEADER_BYTES,
+            offsets: Vec::new(),
+            index_written: 0,
+            dirty: true,
+        });
+        self.dir_dirty = true;
+        Ok(())
+    }
+
+    // ---- recovery ------------------------------------------------------------------------
+
+    fn recover(&mut self, report: &mut OpenReport) -> Result<(), StoreError> {
+        let mut expected_seq = 0u64;
+        let mut expected_prev = Digest::ZERO;
+        let last = self.segments.len().saturating_sub(1);
+        for k in 0..self.segments.len() {
+            if k < last
+                && let Some(prev) = self.sealed_segment_checks_out(k, expected_seq, expected_prev)
+            {
+                expected_seq = self.segments[k].end_seq();
+                expected_prev = prev;
+                continue;
+            }
+            let (start, count, prev) = if k == last {
+                self.anchor(k, expected_seq, expected_prev)
+            } else {
+                (SEGMENT_HEADER_BYTES, 0, expected_prev)
+            };
+            if k < last || count as usize != self.segments[k].offsets.len() {
+                report.rebuilt_indexes += 1;
+            }
+            match self.scan_segment(k, start, count, expected_seq, prev)? {
+                ScanEnd::Clean { end_seq, last_hash } => {
+                    expected_seq = end_seq;
+                    expected_prev = last_hash;
+                }
+                ScanEnd::Stopped { pos, seq, why } => {
+                    if self.closed_batch_after(k, pos)? {
+                        self.damage = Some(Damage { seq: Seq(seq), what: why });
+                        // Keep what came before the damage readable; ignore the rest.
+                        self.segments.truncate(k + 1);
+                        return Ok(());
+                    }
+                    let cut = self.segments[k].bytes - pos;
+                    let later: u64 = self.segments[k + 1..].iter().map(|s| s.bytes).sum();
+                    report.torn_tail = Some(TornTail { seq: Seq(seq), bytes_cut: cut + later, why });
+                    self.cut_after(k, pos)?;
+                    break;
+                }
+            }
+        }
+        self.drop_unfinished_batch(report)?;
+        self.rewrite_stale_indexes()?;
+        self.sync()
+    }
+
+    /// A closed segment whose index agrees with it at both ends is trusted without a scan:
+    /// its first record continues the chain and its last frame ends the file. Returns the
+    /// hash of its last record.
+    fn sealed_segment_checks_out(&self, k: usize, expected_seq: u64, expected_prev: Digest) -> Option<Digest> {
+        let seg = &self.segments[k];
+        let next_base = self.segments[k + 1].base;
+        let n = seg.offsets.len();
+        if seg.base != expected_seq || n == 0 || next_base != seg.base + n as u64 {
+            return None;
+        }
+        if u64::from(seg.offsets[0]) != SEGMENT_HEADER_BYTES || !seg.offsets.windows(2).all(|w| w[0] < w[1]) {
+            return None;
+        }
+        let first = self.frame_head_at(k, 0)?;
+        let last = self.frame_head_at(k, n - 1)?;
+        let (_, last_end) = seg.frame_range(n - 1);
+        let ok = first.1.seq.0 == seg.base
+            && first.1.prev == expected_prev
+            && last.1.seq.0 == seg.base + n as u64 - 1
+            && last.2 == last_end;
+        ok.then_some(last.0)
+    }
+
+    /// Hash, head and end offset of frame `i` of segment `k`, if it is a whole, valid frame.
+    fn frame_head_at(&self, k: usize, i: usize) -> Option<(Digest, chl_model::codec::RecordHead, u64)> {
+        let seg = &self.segments[k];
+        let start = u64::from(seg.offsets[i]);
+        if start >= seg.bytes {
+            return None;
+        }
+        let len = (seg.bytes - start).min(crate::frame::MAX_FRAME_BYTES as u64) as usize;
+        let mut buf = vec![0u8; len];
+        seg.file.read_exact_at(&mut buf, start).ok()?;
+        match parse_frame(&buf) {
+            FrameParse::Whole { body, hash, frame_bytes } => {
+                Some((hash, decode_head(body).ok()?, start + frame_bytes as u64))
+            }
+            _ => None,
+        }
+    }
+
+    /// Where to start scanning the last segment: after the last index entry that points at a
+    /// valid frame of the right seq (the index is not fsynced, so its tail may be stale).
+    /// Returns (position, records before it, hash of the record before it).
+    fn anchor(&self, k: usize, expected_seq: u64, expected_prev: Digest) -> (u64, u64, Digest) {
+        let seg = &self.segments[k];
+        let increasing = seg.offsets.windows(2).take_while(|w| w[0] < w[1]).count() + 1;
+        let usable = seg.offsets.len().min(increasing);
+        if seg.base == expected_seq && seg.offsets.first() == Some(&(SEGMENT_HEADER_BYTES as u32)) {
+            for i in (0..usable).rev() {
+                if let Some((hash, head, end)) = self.frame_head_at(k, i)
+                    && head.seq.0 == seg.base + i as u64
+                {
+                    return (end, i as u64 + 1, hash);
+                }
+            }
+        }
+        (SEGMENT_HEADER_BYTES, 0, expected_prev)
+    }
+
+    /// Scans segment `k` from `pos` (after `count` records already in its index), checking
+    /// each frame's hash, seq and chain link, and rebuilds the index from there.
+    fn scan_segment(
+        &mut self,
+        k: usize,
+        pos: u64,
+        count: u64,
+        expected_seq: u64,
+        mut prev: Digest,
+    ) -> Result<ScanEnd, StoreError> {
+        let seg = &mut self.segments[k];
+        seg.offsets.truncate(count as usize);
+        seg.index_written = seg.index_written.min(count as usize);
+        let mut seq = seg.base + count;
+        let header_problem = if seg.bytes < SEGMENT_HEADER_BYTES {
+            Some("the segment file is shorter than its header")
+        } else {
+            let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
+            seg.file.read_exact_at(&mut header, 0).map_err(io_err("read", &seg.path))?;
+            if header[..8] != SEGMENT_MAGIC || header[8..16] != seg.base.to_le_bytes() {
+                Some("the segment header is not valid")
+            } else if seg.base != expected_seq {
+                Some("the segment does not start where the previous one ended")
+            } else {
+                None
+            }
+        };
+        if let Some(why) = header_problem {
+            return Ok(ScanEnd::Stopped { pos: 0, seq: expected_seq, why: why.into() });
+        }
+        let mut tail = vec![0u8; (seg.bytes - pos) as usize];
+        seg.file.read_exact_at(&mut tail, pos).map_err(io_err("read", &seg.path))?;
+        let mut at = 0usize;
+        loop {
+            if at == tail.len() {
+                return Ok(ScanEnd::Clean { end_seq: seq, last_hash: prev });
+            }
+            let why: String = match parse_frame(&tail[at..]) {
+                FrameParse::Whole { body, hash, frame_bytes } => match decode_head(body) {
+                    Ok(head) if head.seq.0 == seq && head.prev == prev => {
+                        seg.offsets.push((pos + at as u64) as u32);
+                        at += frame_bytes;
+                        seq += 1;
+                        prev = hash;
+                        continue;
+                    }
+                    Ok(head) if head.seq.0 != seq => format!("the frame holds seq {}", head.seq),
+                    Ok(_) => "its prev does not match the hash of the record before it".into(),
+                    Err(e) => e.to_string(),
+                },
+                FrameParse::Short => "the last frame is incomplete".into(),
+                FrameParse::Bad(why) => why.into(),
+            };
+            return Ok(ScanEnd::Stopped { pos: pos + at as u64, seq, why });
+        }
+    }
+
+    /// Whether any whole frame that ends a batch lies after `pos` in segment `k` or in a later
+    /// segment. If one does, a batch after the bad spot may have been acknowledged, so the bad
+    /// spot is damage, not a torn tail.
+    fn closed_batch_after(&self, k: usize, pos: u64) -> Result<bool, StoreError> {
+        for (j, seg) in self.segments.iter().enumerate().skip(k) {
+            let from = if j == k { pos + 1 } else { 0 };
+            if from >= seg.bytes {
+                continue;
+            }
+            let mut bytes = vec![0u8; (seg.bytes - from) as usize];
+            seg.file.read_exact_at(&mut bytes, from).map_err(io_err("read", &seg.path))?;
+            let mut at = 0;
+            while let Some(found) = find_magic(&bytes[at..]) {
+                at += found;
+                if let FrameParse::Whole { body, .. } = parse_frame(&bytes[at..])
+                    && decode_head(body).is_ok_and(|h| h.ends_batch)
+                {
+                    return Ok(true);
+                }
+                at += 1;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Cuts segment `k` at byte `pos` and removes every later segment.
+    fn cut_after(&mut self, k: usize, pos: u64) -> Result<(), StoreError> {
+        for seg in self.segments.drain(k + 1..) {
+            fs::remove_file(&seg.path).map_err(io_err("remove", &seg.path))?;
+            fs::remove_file(&seg.index_path).map_err(io_err("remove", &seg.index_path))?;
+            self.dir_dirty = true;
+        }
+        let seg = &mut self.segments[k];
+        if pos < SEGMENT_HEADER_BYTES {
+            // Not even a header survived: the segment was being created.
+            let seg = self.segments.pop().unwrap();
+            fs::remove_file(&seg.path).map_err(io_err("remove", &seg.path))?;
+            fs::remove_file(&seg.index_path).map_err(io_err("remove", &seg.index_path))?;
+            self.dir_dirty = true;
+            return Ok(());
+        }
+        seg.file.set_len(pos).map_err(io_err("truncate", &seg.path))?;
+        seg.bytes = pos;
+        seg.dirty = true;
+        Ok(())
+    }
+
+    /// Drops the records after the last one that ends a batch.
+    fn drop_unfinished_batch(&mut self, report: &mut OpenReport) -> Result<(), StoreError> {
+        let count = self.record_count();
+        let mut keep = count;
+        let mut frame = Vec::new();
+        while keep > 0 {
+            self.read_frame(Seq(keep - 1), &mut frame)?;
+            let body = &frame[crate::frame::FRAME_HEADER_BYTES..frame.len() - crate::frame::FRAME_TRAILER_BYTES];
+            let head = decode_head(body).map_err(|e| {
+                StoreError::Damaged(Damage { seq: Seq(keep - 1), what: e.to_string() })
+            })?;
+            if head.ends_batch {
+                break;
+            }
+            keep -= 1;
+        }
+        if keep < count {
+            report.unfinished_batch = Some(UnfinishedBatch { first_seq: Seq(keep), records_dropped: count - keep });
+            self.truncate_unsynced(keep)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites index files from the in-memory offsets where recovery rebuilt them.
+    fn rewrite_stale_indexes(&mut self) -> Result<(), StoreError> {
+        for seg in &mut self.segments {
+            seg.index.set_len(seg.index_written as u64 * 4).map_err(io_err("truncate", &seg.index_path))?;
+        }
+        Ok(())
+    }
+
+    fn segment_of(&self, seq: u64) -> Option<(usize, usize)> {
+        if seq >= self.record_count() {
+            return None;
+        }
+        let k = self.segments.partition_point(|s| s.base <= seq) - 1;
+        Some((k, (seq - self.segments[k].base) as usize))
+    }
+
+    fn truncate_unsynced(&mut self, record_count: u64) -> Result<(), StoreError> {
+        while let Some(seg) = self.segments.last() {
+            if seg.base < record_count {
+                break;
+            }
+            let seg = self.segments.pop().unwrap();
+            fs::remove_file(&seg.path).map_err(io_err("remove", &seg.path))?;
+            fs::remove_file(&seg.index_path).map_err(io_err("remove", &seg.index_path))?;
+            self.dir_dirty = true;
+        }
+        let Some(seg) = self.segments.last_mut() else { return Ok(()) };
+        let keep = (record_count - seg.base) as usize;
+        if keep < seg.offsets.len() {
+            let cut = u64::from(seg.offsets[keep]);
+            seg.offsets.truncate(keep);
+            seg.index_written = seg.index_written.min(keep);
+            seg.file.set_len(cut).map_err(io_err("truncate", &seg.path))?;
+            seg.index.set_len(seg.index_written as u64 * 4).map_err(io_err("truncate", &seg.index_path))?;
+            seg.bytes = cut;
+            seg.dirty = true;
+        }
+        Ok(())
+    }
+}
+
+enum ScanEnd {
+    Clean { end_seq: u64, last_hash: Digest },
+    Stopped { pos: u64, seq: u64, why: String },
+}
+
+fn find_magic(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(4).position(|w| w == crate::frame::FRAME_MAGIC)
+}
+
+impl Storage for SegmentStore {
+    fn record_count(&self) -> u64 {
+        self.segments.last().map_or(0, Segment::end_seq)
+    }
+
+    fn append(&mut self, frames: &[u8], frame_lens: &[u32]) -> Result<(), StoreError> {
+        if let Some(damage) = &self.damage {
+            return Err(StoreError::Damaged(damage.clone()));
+        }
+        let mut at = 0usize;
+        let mut lens = frame_lens.iter().peekable();
+        while lens.peek().is_some() {
+            let count = self.record_count();
+            let needs_new = match self.segments.last() {
+                None => true,
+                Some(seg) => {
+                    let next = u64::from(**lens.peek().unwrap());
+                    seg.count() > 0 && seg.bytes + next > self.config.segment_max_bytes
+                }
+            };
+            if needs_new {
+                self.new_segment(count)?;
+            }
+            let max = self.config.segment_max_bytes.min(u64::from(u32::MAX));
+            let seg = self.segments.last_mut().unwrap();
+            // Take as many frames as fit (at least one) and write them in one call.
+            let run_start = at;
+            let mut end = seg.bytes;
+            while let Some(&&len) = lens.peek() {
+                if end != seg.bytes && end + u64::from(len) > max {
+                    break;
+                }
+                assert!(end + u64::from(len) <= u64::from(u32::MAX), "segment offset overflows u32");
+                seg.offsets.push(end as u32);
+                end += u64::from(len);
+                at += len as usize;
+                lens.next();
+            }
+            seg.file.write_all_at(&frames[run_start..at], seg.bytes).map_err(io_err("write", &seg.path))?;
+            seg.bytes = end;
+            seg.dirty = true;
+        }
+        assert_eq!(at, frames.len(), "frame lengths do not add up to the frames");
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        for seg in self.segments.iter_mut().filter(|s| s.dirty) {
+            seg.file.sync_data().map_err(io_err("fdatasync", &seg.path))?;
+            seg.dirty = false;
+        }
+        if self.dir_dirty {
+            sync_dir(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        // Index entries only after their frames are durable, so an index never points past
+        // the durable log except after a truncation, which recovery handles.
+        for seg in &mut self.segments {
+            if seg.index_written < seg.offsets.len() {
+                let bytes: Vec<u8> = seg.offsets[seg.index_written..].iter().flat_map(|o| o.to_le_bytes()).collect();
+                seg.index
+                    .write_all_at(&bytes, seg.index_written as u64 * 4)
+                    .map_err(io_err("write", &seg.index_path))?;
+                seg.index_written = seg.offsets.len();
+            }
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, record_count: u64) -> Result<(), StoreError> {
+        assert!(record_count <= self.record_count());
+        self.truncate_unsynced(record_count)?;
+        self.sync()
+    }
+
+    fn read_frame(&self, seq: Seq, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        let (k, i) = self.segment_of(seq.0).ok_or(StoreError::OutOfRange(seq, self.record_count()))?;
+        let seg = &self.segments[k];
+        let (start, end) = seg.frame_range(i);
+        out.clear();
+        out.resize((end - start) as usize, 0);
+        seg.file.read_exact_at(out, start).map_err(io_err("read", &seg.path))?;
+        match parse_frame(out) {
+            FrameParse::Whole { frame_bytes, .. } if frame_bytes == out.len() => Ok(()),
+            FrameParse::Whole { .. } => Err(StoreError::Damaged(Damage { seq, what: "the frame's length does not match the offset index".into() })),
+            FrameParse::Short => Err(StoreError::Damaged(Damage { seq, what: "the frame is incomplete".into() })),
+            FrameParse::Bad(why) => Err(StoreError::Damaged(Damage { seq, what: why.into() })),
+        }
+    }
+
+    fn scan(&self, from: Seq, visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>) -> Result<(), StoreError> {
+        let Some((first_k, first_i)) = self.segment_of(from.0) else { return Ok(()) };
+        const CHUNK: usize = 8 * 1024 * 1024;
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + crate::frame::MAX_FRAME_BYTES);
+        for (k, seg) in self.segments.iter().enumerate().skip(first_k) {
+            let mut seq = seg.base;
+            let mut pos = SEGMENT_HEADER_BYTES;
+            if k == first_k {
+                seq += first_i as u64;
+                pos = u64::from(seg.offsets[first_i]);
+            }
+            let end_seq = seg.end_seq();
+            buf.clear();
+            let mut file_pos = pos;
+            let mut at = 0usize;
+            while seq < end_seq {
+                match parse_frame_unchecked(&buf[at..]) {
+                    FrameParse::Whole { frame_bytes, .. } => {
+                        if visit(Seq(seq), &buf[at..at + frame_bytes]).is_break() {
+                            return Ok(());
+                        }
+                        at += frame_bytes;
+                        seq += 1;
+                    }
+                    FrameParse::Short if file_pos < seg.bytes => {
+                        buf.drain(..at);
+                        at = 0;
+                        let want = (CHUNK as u64).min(seg.bytes - file_pos) as usize;
+                        let old = buf.len();
+                        buf.resize(old + want, 0);
+                        seg.file.read_exact_at(&mut buf[old..], file_pos).map_err(io_err("read", &seg.path))?;
+                        file_pos += want as u64;
+                    }
+                    FrameParse::Short => {
+                        return Err(StoreError::Damaged(Damage { seq: Seq(seq), what: "the frame is incomplete".into() }));
+                    }
+                    FrameParse::Bad(why) => {
+                        return Err(StoreError::Damaged(Damage { seq: Seq(seq), what: why.into() }));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn damage(&self) -> Option<&Damage> {
+        self.damage.as_ref()
+    }
+
+    fn size_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.segments.iter().map(|s| s.bytes + s.offsets.len() as u64 * 4).sum())
+    }
+}

@@ -1,0 +1,55 @@
+//! The command line of spec/cli.md, parsed by clap.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "chl", version, about = "Channel Ledger: a tamper-evident ledger for brand distribution channels")]
+pub struct Args {
+    /// The ledger directory [default: $CHL_DATA, else ./chl-data]
+    #[arg(long, global = true, env = "CHL_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a ledger: a new Ed25519 checkpoint key and record 0, ledger_created.
+    Init {
+        /// The ledger's name in its checkpoints and key [default: channel-ledger/<random>]
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Append the JSONL submissions of FILE (- for stdin), all or nothing. An export file
+    /// (from chl export) is appended verbatim; into a directory without a ledger it restores
+    /// that ledger.
+    Import {
+        /// The file to import, or - for standard input.
+        file: PathBuf,
+    },
+    /// Print committed records as JSONL, in seq order.
+    Export {
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        #[arg(long, value_name = "SEQ")]
+        to: Option<u64>,
+    },
+    /// Re-read the whole log and check every record, hash and link.
+    Verify {
+        /// Check an exported file instead, with no ledger at hand.
+        #[arg(long, value_name = "EXPORT.jsonl")]
+        file: Option<PathBuf>,
+    },
+    /// Print the ledger's verifier key (signed-note vkey form).
+    Key,
+    /// Show what the ledger holds: head, records by type, size on disk.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a ledger from the sample channel history (when DIR holds none), verify it and
+    /// show what it holds. Without --data it works in a new scratch directory.
+    Demo,
+}

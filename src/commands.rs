@@ -1,0 +1,213 @@
+//! One function per command: resolve the arguments, call the libraries, print the result.
+
+use crate::args::{Args, Command};
+use crate::progress;
+use anyhow::{Context, Result, bail};
+use chl_ledger::{ImportOutcome, Ledger, LedgerConfig};
+use chl_log::OpenReport;
+use chl_model::Seq;
+use chl_model::event::OriginName;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The sample history that `chl demo` imports: a brand's channel over two years.
+const SAMPLE_HISTORY: &str = include_str!("../replay/samples/acme-channel.jsonl");
+
+pub fn run(args: Args) -> Result<()> {
+    let explicit_data = args.data.clone();
+    let data = args.data.unwrap_or_else(|| PathBuf::from("chl-data"));
+    match args.command {
+        Command::Init { origin } => init(&data, origin),
+        Command::Import { file } => import(&data, &file),
+        Command::Export { from, to } => export(&data, from, to),
+        Command::Verify { file: Some(file) } => verify_file(&file),
+        Command::Verify { file: None } => verify(&data),
+        Command::Key => {
+            let ledger = open(&data)?;
+            println!("{}", ledger.verifier_key());
+            Ok(())
+        }
+        Command::Status { json } => status(&data, json),
+        Command::Demo => demo(explicit_data),
+    }
+}
+
+fn open(data: &Path) -> Result<Ledger> {
+    let ledger = Ledger::open(data, LedgerConfig::default())?;
+    report_recovery(ledger.open_report());
+    Ok(ledger)
+}
+
+/// Says on stderr what recovery did, so an operator is never surprised by a shorter log.
+fn report_recovery(report: &OpenReport) {
+    if let Some(torn) = &report.torn_tail {
+        eprintln!(
+            "chl: recovered: cut a torn tail of {} bytes where seq {} would have been ({})",
+            torn.bytes_cut, torn.seq, torn.why
+        );
+    }
+    if let Some(batch) = &report.unfinished_batch {
+        eprintln!(
+            "chl: recovered: dropped {} records from seq {} on: their batch was never acknowledged",
+            batch.records_dropped, batch.first_seq
+        );
+    }
+    if let Some(damage) = &report.damage {
+        eprintln!("chl: warning: {damage}; the ledger refuses writes until this is resolved (run chl verify)");
+    }
+}
+
+fn init(data: &Path, origin: Option<String>) -> Result<()> {
+    let origin = match origin {
+        Some(name) => OriginName::parse(&name)?,
+        None => chl_ledger::keys::random_origin()?,
+    };
+    let ledger = Ledger::init(data, origin, LedgerConfig::default())?;
+    let head = ledger.head().expect("record 0");
+    println!("created ledger {} in {}", ledger.origin(), data.display());
+    println!("  record 0: ledger_created, hash {}", head.hash);
+    println!("  verifier key: {}", ledger.verifier_key());
+    println!("  signer key: {} (readable by its owner only)", data.join("keys/checkpoint.key").display());
+    Ok(())
+}
+
+fn input_reader(file: &Path) -> Result<(Box<dyn BufRead>, Option<u64>)> {
+    if file == Path::new("-") {
+        return Ok((Box::new(BufReader::with_capacity(1 << 20, io::stdin())), None));
+    }
+    let handle = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = handle.metadata().ok().map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(1 << 20, handle)), size))
+}
+
+fn import(data: &Path, file: &Path) -> Result<()> {
+    let (input, size) = input_reader(file)?;
+    let bar = progress::bar(size, "bytes");
+    let mut on_progress = |bytes: u64| bar.set_position(bytes);
+    let outcome = if chl_ledger::dir::LedgerDir::new(data).holds_ledger() {
+        let mut ledger = open(data)?;
+        ledger.import(input, &mut on_progress)
+    } else {
+        Ledger::restore(data, input, LedgerConfig::default(), &mut on_progress).map(|(ledger, outcome)| {
+            println!("restored ledger {} in {} from an export (no signer key: an export holds none)", ledger.origin(), data.display());
+            outcome
+        })
+    };
+    bar.finish_and_clear();
+    let outcome = outcome.map_err(|e| match e {
+        chl_ledger::ImportError::Ledger(chl_ledger::LedgerError::NoLedger(_)) => {
+            anyhow::anyhow!("{} holds no ledger (create one with chl init)", data.display())
+        }
+        other => anyhow::anyhow!("{other}; nothing was appended"),
+    })?;
+    print_import(&outcome);
+    Ok(())
+}
+
+fn print_import(outcome: &ImportOutcome) {
+    match (outcome.range, outcome.head) {
+        (Some((first, last)), Some(head)) => {
+            println!("appended {} records (seq {first} to {last}); head seq {}, hash {}", outcome.appended, head.seq, head.hash)
+        }
+        (_, Some(head)) => println!("appended 0 records; head seq {}, hash {}", head.seq, head.hash),
+        _ => println!("appended 0 records"),
+    }
+}
+
+fn export(data: &Path, from: Option<u64>, to: Option<u64>) -> Result<()> {
+    let ledger = open(data)?;
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout);
+    ledger.export(Seq(from.unwrap_or(0)), to.map(Seq), &mut out)?;
+    Ok(())
+}
+
+fn verify(data: &Path) -> Result<()> {
+    let ledger = open(data)?;
+    let bar = progress::bar(Some(ledger.record_count()), "records");
+    let started = std::time::Instant::now();
+    let outcome = ledger.verify(&mut |done| bar.set_position(done));
+    bar.finish_and_clear();
+    let summary = outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
+    let head = summary.head.expect("a ledger has record 0");
+    println!(
+        "verified {} records (seq 0 to {}) in {:.2} s: every record decodes, every hash and link holds; head hash {}",
+        summary.records,
+        head.0,
+        started.elapsed().as_secs_f64(),
+        head.1
+    );
+    Ok(())
+}
+
+fn verify_file(file: &Path) -> Result<()> {
+    let (input, _) = input_reader(file)?;
+    let bar = progress::bar(None, "records");
+    let outcome = chl_log::verify_export(input, &mut |done| bar.set_position(done));
+    bar.finish_and_clear();
+    let summary = outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
+    match summary.head {
+        Some((seq, hash)) => println!(
+            "verified {} records of {} (seq 0 to {seq}): every hash recomputed from the content, every link holds; head hash {hash}",
+            summary.records,
+            file.display()
+        ),
+        None => bail!("{} holds no records", file.display()),
+    }
+    Ok(())
+}
+
+fn status(data: &Path, json: bool) -> Result<()> {
+    let ledger = open(data)?;
+    let head = ledger.head().expect("a ledger has record 0");
+    let counts = ledger.counts()?;
+    let size = ledger.size_bytes()?;
+    if json {
+        let doc = serde_json::json!({
+            "origin": ledger.origin().as_str(),
+            "verifier_key": ledger.verifier_key(),
+            "records": head.seq.0 + 1,
+            "head": {"seq": head.seq, "hash": head.hash.to_string(), "recorded_at": head.recorded_at.to_string()},
+            "by_type": counts,
+            "size_bytes": size,
+        });
+        println!("{doc}");
+        return Ok(());
+    }
+    println!("ledger {} in {}", ledger.origin(), data.display());
+    println!("  records: {} (head seq {}, recorded {}, hash {})", head.seq.0 + 1, head.seq, head.recorded_at, head.hash);
+    for (event_type, n) in &counts {
+        println!("  {n:>10}  {event_type}");
+    }
+    println!("  on disk: {size} bytes");
+    Ok(())
+}
+
+fn demo(explicit_data: Option<PathBuf>) -> Result<()> {
+    let data = match explicit_data {
+        Some(dir) => dir,
+        None => {
+            let dir = std::env::temp_dir().join(format!("chl-demo-{}", std::process::id()));
+            println!("working in a scratch directory: {}", dir.display());
+            dir
+        }
+    };
+    if !chl_ledger::dir::LedgerDir::new(&data).holds_ledger() {
+        println!("$ chl init --origin demo.channel-ledger.example");
+        init(&data, Some("demo.channel-ledger.example".into()))?;
+        println!("$ chl import replay/samples/acme-channel.jsonl");
+        let mut ledger = open(&data)?;
+        let outcome = ledger.import(SAMPLE_HISTORY.as_bytes(), &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+        print_import(&outcome);
+    }
+    println!("$ chl verify");
+    verify(&data)?;
+    println!("$ chl status");
+    status(&data, false)?;
+    println!("$ chl export --from 0 --to 2");
+    export(&data, Some(0), Some(2))?;
+    io::stdout().flush()?;
+    println!("next: CHL_DATA={} chl export | chl verify --file -", data.display());
+    Ok(())
+}
