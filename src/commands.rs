@@ -124,10 +124,9 @@ fn export(data: &Path, from: Option<u64>, to: Option<u64>) -> Result<()> {
 }
 
 fn verify(data: &Path) -> Result<()> {
-    let ledger = open(data)?;
-    let bar = progress::bar(Some(ledger.record_count()), "records");
+    let bar = progress::bar(Some(Ledger::estimate_records(data)), "records");
     let started = std::time::Instant::now();
-    let outcome = ledger.verify(&mut |done| bar.set_position(done));
+    let outcome = Ledger::verify_at(data, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
     let summary = outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
     let head = summary.head.expect("a ledger has record 0");

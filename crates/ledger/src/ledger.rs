@@ -447,9 +447,34 @@ impl Ledger {
         Ok(written)
     }
 
-    /// Re-reads and checks the whole log (see `chl_log::verify_store`).
+    /// Re-reads and checks the whole log of this open ledger (see `chl_log::verify_store`).
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
         chl_log::verify_store(self.log.store(), progress)
+    }
+
+    /// Checks the ledger in `root` as it lies on disk, without opening it: no recovery runs,
+    /// so a torn or damaged tail is reported rather than cut. Holds the directory lock
+    /// meanwhile so no writer changes the files under it.
+    pub fn verify_at(root: &Path, progress: &mut dyn FnMut(u64)) -> Result<Result<ChainSummary, ChainError>, LedgerError> {
+        let dir = LedgerDir::new(root);
+        if !dir.holds_ledger() {
+            return Err(LedgerError::NoLedger(root.to_owned()));
+        }
+        let _lock = dir.lock().map_err(io_context("lock"))?;
+        Ok(chl_log::verify_log_dir(&dir.log(), progress))
+    }
+
+    /// Records in the ledger in `root`, counted from its offset indexes without opening it
+    /// (for sizing a progress bar; 0 when unknown).
+    pub fn estimate_records(root: &Path) -> u64 {
+        let log = LedgerDir::new(root).log();
+        let Ok(entries) = fs::read_dir(log) else { return 0 };
+        entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "idx"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len() / 4)
+            .sum()
     }
 }
 

@@ -11,4 +11,4 @@ pub mod verify;
 
 pub use log::{Head, Log, LogError, Mark};
 pub use storage::{Damage, OpenReport, SegmentStore, StoreConfig, StoreError, Storage, TornTail, UnfinishedBatch};
-pub use verify::{ChainCheck, ChainError, ChainSummary, verify_export, verify_store};
+pub use verify::{ChainCheck, ChainError, ChainSummary, verify_export, verify_log_dir, verify_store};

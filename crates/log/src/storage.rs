@@ -106,7 +106,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { segment_max_bytes: 256 * 1024 * 1024 }
+        StoreConfig { segment_max_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -187,19 +187,7 @@ impl SegmentStore {
     /// Opens the store in `dir`, recovering from a crash: a torn frame at the end is cut, an
     /// unfinished batch is dropped, damage before the tail is reported and blocks writes.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<(SegmentStore, OpenReport), StoreError> {
-        let mut bases = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io_err("read directory", dir))? {
-            let entry = entry.map_err(io_err("read directory", dir))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(".seg")
-                && stem.len() == 20
-                && let Ok(base) = stem.parse::<u64>()
-            {
-                bases.push(base);
-            }
-        }
-        bases.sort_unstable();
+        let bases: Vec<u64> = list_segments(dir)?.into_iter().map(|(base, _)| base).collect();
         let mut store = SegmentStore { dir: dir.to_owned(), config, segments: Vec::new(), dir_dirty: false, damage: None };
         let mut report = OpenReport::default();
         for base in bases {
@@ -276,15 +264,15 @@ impl SegmentStore {
                 expected_prev = prev;
                 continue;
             }
-            let (start, count, prev) = if k == last {
-                self.anchor(k, expected_seq, expected_prev)
-            } else {
-                (SEGMENT_HEADER_BYTES, 0, expected_prev)
-            };
-            if k < last || count as usize != self.segments[k].offsets.len() {
+            // The active segment is re-read whole: it is where a crash can have left torn or
+            // unfinished writes, and bounding segments bounds this cost.
+            let old_offsets = std::mem::take(&mut self.segments[k].offsets);
+            let scanned = self.scan_segment(k, SEGMENT_HEADER_BYTES, 0, expected_seq, expected_prev)?;
+            if self.segments[k].offsets != old_offsets {
                 report.rebuilt_indexes += 1;
             }
-            match self.scan_segment(k, start, count, expected_seq, prev)? {
+            self.segments[k].index_written = common_prefix(&self.segments[k].offsets, &old_offsets);
+            match scanned {
                 ScanEnd::Clean { end_seq, last_hash } => {
                     expected_seq = end_seq;
                     expected_prev = last_hash;
@@ -298,6 +286,7 @@ impl SegmentStore {
                     }
                     let cut = self.segments[k].bytes - pos;
                     let later: u64 = self.segments[k + 1..].iter().map(|s| s.bytes).sum();
+                    self.preserve_tail(k, pos, &format!("torn-at-seq-{seq}"))?;
                     report.torn_tail = Some(TornTail { seq: Seq(seq), bytes_cut: cut + later, why });
                     self.cut_after(k, pos)?;
                     break;
@@ -348,25 +337,6 @@ impl SegmentStore {
             }
             _ => None,
         }
-    }
-
-    /// Where to start scanning the last segment: after the last index entry that points at a
-    /// valid frame of the right seq (the index is not fsynced, so its tail may be stale).
-    /// Returns (position, records before it, hash of the record before it).
-    fn anchor(&self, k: usize, expected_seq: u64, expected_prev: Digest) -> (u64, u64, Digest) {
-        let seg = &self.segments[k];
-        let increasing = seg.offsets.windows(2).take_while(|w| w[0] < w[1]).count() + 1;
-        let usable = seg.offsets.len().min(increasing);
-        if seg.base == expected_seq && seg.offsets.first() == Some(&(SEGMENT_HEADER_BYTES as u32)) {
-            for i in (0..usable).rev() {
-                if let Some((hash, head, end)) = self.frame_head_at(k, i)
-                    && head.seq.0 == seg.base + i as u64
-                {
-                    return (end, i as u64 + 1, hash);
-                }
-            }
-        }
-        (SEGMENT_HEADER_BYTES, 0, expected_prev)
     }
 
     /// Scans segment `k` from `pos` (after `count` records already in its index), checking
@@ -451,6 +421,25 @@ impl SegmentStore {
         Ok(false)
     }
 
+    /// Copies the bytes from `pos` in segment `k` to the end of the log into
+    /// `recovered/<label>.bin` before recovery cuts them: they were never acknowledged, but an
+    /// operator investigating a crash may want them, and nothing is thrown away unseen.
+    fn preserve_tail(&self, k: usize, pos: u64, label: &str) -> Result<(), StoreError> {
+        let dir = self.dir.join("recovered");
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        let path = dir.join(format!("{label}.bin"));
+        let mut out = Vec::new();
+        for (j, seg) in self.segments.iter().enumerate().skip(k) {
+            let from = if j == k { pos } else { 0 };
+            let mut bytes = vec![0u8; seg.bytes.saturating_sub(from) as usize];
+            seg.file.read_exact_at(&mut bytes, from).map_err(io_err("read", &seg.path))?;
+            out.extend_from_slice(&bytes);
+        }
+        let file = File::create(&path).map_err(io_err("create", &path))?;
+        file.write_all_at(&out, 0).and_then(|()| file.sync_all()).map_err(io_err("write", &path))?;
+        sync_dir(&dir)
+    }
+
     /// Cuts segment `k` at byte `pos` and removes every later segment.
     fn cut_after(&mut self, k: usize, pos: u64) -> Result<(), StoreError> {
         for seg in self.segments.drain(k + 1..) {
@@ -490,6 +479,9 @@ impl SegmentStore {
             keep -= 1;
         }
         if keep < count {
+            let (k, i) = self.segment_of(keep).expect("keep < count");
+            let pos = u64::from(self.segments[k].offsets[i]);
+            self.preserve_tail(k, pos, &format!("unfinished-batch-from-seq-{keep}"))?;
             report.unfinished_batch = Some(UnfinishedBatch { first_seq: Seq(keep), records_dropped: count - keep });
             self.truncate_unsynced(keep)?;
         }
@@ -535,6 +527,10 @@ impl SegmentStore {
         }
         Ok(())
     }
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 enum ScanEnd {
@@ -638,44 +634,17 @@ impl Storage for SegmentStore {
 
     fn scan(&self, from: Seq, visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>) -> Result<(), StoreError> {
         let Some((first_k, first_i)) = self.segment_of(from.0) else { return Ok(()) };
-        const CHUNK: usize = 8 * 1024 * 1024;
-        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + crate::frame::MAX_FRAME_BYTES);
+        let mut buf = Vec::new();
         for (k, seg) in self.segments.iter().enumerate().skip(first_k) {
-            let mut seq = seg.base;
-            let mut pos = SEGMENT_HEADER_BYTES;
-            if k == first_k {
-                seq += first_i as u64;
-                pos = u64::from(seg.offsets[first_i]);
-            }
-            let end_seq = seg.end_seq();
-            buf.clear();
-            let mut file_pos = pos;
-            let mut at = 0usize;
-            while seq < end_seq {
-                match parse_frame_unchecked(&buf[at..]) {
-                    FrameParse::Whole { frame_bytes, .. } => {
-                        if visit(Seq(seq), &buf[at..at + frame_bytes]).is_break() {
-                            return Ok(());
-                        }
-                        at += frame_bytes;
-                        seq += 1;
-                    }
-                    FrameParse::Short if file_pos < seg.bytes => {
-                        buf.drain(..at);
-                        at = 0;
-                        let want = (CHUNK as u64).min(seg.bytes - file_pos) as usize;
-                        let old = buf.len();
-                        buf.resize(old + want, 0);
-                        seg.file.read_exact_at(&mut buf[old..], file_pos).map_err(io_err("read", &seg.path))?;
-                        file_pos += want as u64;
-                    }
-                    FrameParse::Short => {
-                        return Err(StoreError::Damaged(Damage { seq: Seq(seq), what: "the frame is incomplete".into() }));
-                    }
-                    FrameParse::Bad(why) => {
-                        return Err(StoreError::Damaged(Damage { seq: Seq(seq), what: why.into() }));
-                    }
-                }
+            let (seq, pos) = if k == first_k {
+                (seg.base + first_i as u64, u64::from(seg.offsets[first_i]))
+            } else {
+                (seg.base, SEGMENT_HEADER_BYTES)
+            };
+            let file = SegmentFile { path: &seg.path, file: &seg.file, bytes: seg.bytes };
+            let limit = seg.end_seq() - seq;
+            if read_frames(&file, pos, Seq(seq), Some(limit), &mut buf, visit)?.stopped {
+                return Ok(());
             }
         }
         Ok(())
@@ -688,4 +657,98 @@ impl Storage for SegmentStore {
     fn size_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.segments.iter().map(|s| s.bytes + s.offsets.len() as u64 * 4).sum())
     }
+}
+
+/// One segment file, for reading.
+pub struct SegmentFile<'a> {
+    pub path: &'a Path,
+    pub file: &'a File,
+    /// Bytes to read up to.
+    pub bytes: u64,
+}
+
+/// How a run of `read_frames` ended.
+pub struct FramesRead {
+    /// Records visited.
+    pub records: u64,
+    /// The visitor asked to stop.
+    pub stopped: bool,
+}
+
+/// Reads the frames of a segment file from `pos` in large chunks, delimiting them by their
+/// own length fields, and visits each as `(seq, frame bytes)` (hashes unchecked). Stops after
+/// `limit` records, or at the end of the file, which must fall on a frame boundary.
+pub fn read_frames(
+    segment: &SegmentFile<'_>,
+    pos: u64,
+    first_seq: Seq,
+    limit: Option<u64>,
+    buf: &mut Vec<u8>,
+    visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>,
+) -> Result<FramesRead, StoreError> {
+    const CHUNK: usize = 8 * 1024 * 1024;
+    buf.clear();
+    let mut file_pos = pos;
+    let mut at = 0usize;
+    let mut seq = first_seq.0;
+    let end_seq = limit.map_or(u64::MAX, |n| first_seq.0 + n);
+    let damaged = |seq, what: &str| StoreError::Damaged(Damage { seq: Seq(seq), what: what.into() });
+    while seq < end_seq {
+        if at == buf.len() && file_pos == segment.bytes {
+            break;
+        }
+        match parse_frame_unchecked(&buf[at..]) {
+            FrameParse::Whole { frame_bytes, .. } => {
+                if visit(Seq(seq), &buf[at..at + frame_bytes]).is_break() {
+                    return Ok(FramesRead { records: seq + 1 - first_seq.0, stopped: true });
+                }
+                at += frame_bytes;
+                seq += 1;
+            }
+            FrameParse::Short if file_pos < segment.bytes => {
+                buf.drain(..at);
+                at = 0;
+                let want = (CHUNK as u64).min(segment.bytes - file_pos) as usize;
+                let old = buf.len();
+                buf.resize(old + want, 0);
+                segment.file.read_exact_at(&mut buf[old..], file_pos).map_err(io_err("read", segment.path))?;
+                file_pos += want as u64;
+            }
+            FrameParse::Short => return Err(damaged(seq, "the last frame is incomplete (a torn write)")),
+            FrameParse::Bad(why) => return Err(damaged(seq, why)),
+        }
+    }
+    Ok(FramesRead { records: seq - first_seq.0, stopped: false })
+}
+
+/// The segment files of a log directory, by base seq, without opening the store (and so
+/// without recovery): for read-only verification.
+pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err("read directory", dir))? {
+        let entry = entry.map_err(io_err("read directory", dir))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".seg")
+            && stem.len() == 20
+            && let Ok(base) = stem.parse::<u64>()
+        {
+            out.push((base, entry.path()));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Checks a segment file's header: magic and base seq.
+pub fn check_segment_header(file: &File, path: &Path, base: u64) -> Result<(), String> {
+    let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
+    file.read_exact_at(&mut header, 0).map_err(|e| format!("cannot read the header of {}: {e}", path.display()))?;
+    if header[..8] != SEGMENT_MAGIC {
+        return Err(format!("{} does not start with the segment magic", path.display()));
+    }
+    if header[8..16] != base.to_le_bytes() {
+        return Err(format!("{} names another base seq in its header", path.display()));
+    }
+    Ok(())
 }

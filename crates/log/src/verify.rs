@@ -3,7 +3,11 @@
 //! whole batch. The same checks serve a live log and an exported file.
 
 use crate::log::split_frame;
-use crate::storage::{StoreError, Storage};
+use crate::storage::{
+    SEGMENT_HEADER_BYTES, SegmentFile, StoreError, Storage, check_segment_header, list_segments, read_frames,
+};
+use std::fs::File;
+use std::path::Path;
 use chl_model::codec::{decode_record, encode_record, record_hash};
 use chl_model::{Digest, EventType, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, Record, Seq, Timestamp};
 use std::io::BufRead;
@@ -95,37 +99,52 @@ impl ChainCheck {
 /// How often progress is reported, in records.
 pub const PROGRESS_EVERY: u64 = 65_536;
 
-/// Re-reads the whole store: every frame's stored hash is recomputed from its bytes, every
-/// record decoded and chained. `progress(records_done)` is called now and then.
-pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
-    let mut check = ChainCheck::new();
-    let mut failure = None;
-    let scanned = store.scan(Seq::ZERO, &mut |seq, frame| {
-        let (body, stored) = split_frame(frame);
-        let outcome = if record_hash(body) != stored {
-            Err(ChainError { seq, what: "the record's bytes do not match its stored hash".into() })
-        } else {
-            decode_record(body)
-                .map_err(|e| ChainError { seq, what: e.to_string() })
-                .and_then(|record| check.check(&record, stored, body.len()))
-        };
-        if let Err(e) = outcome {
-            failure = Some(e);
+/// Checks one frame: its stored hash against its bytes, its record's decoding, its place in
+/// the chain.
+fn check_frame(check: &mut ChainCheck, seq: Seq, frame: &[u8]) -> Result<(), ChainError> {
+    let (body, stored) = split_frame(frame);
+    if record_hash(body) != stored {
+        return Err(ChainError { seq, what: "the record's bytes do not match its stored hash".into() });
+    }
+    let record = decode_record(body).map_err(|e| ChainError { seq, what: e.to_string() })?;
+    check.check(&record, stored, body.len())
+}
+
+/// Visits frames with `check_frame`, keeping the first failure.
+fn frame_checker<'a>(
+    check: &'a mut ChainCheck,
+    failure: &'a mut Option<ChainError>,
+    progress: &'a mut dyn FnMut(u64),
+) -> impl FnMut(Seq, &[u8]) -> ControlFlow<()> + 'a {
+    move |seq, frame| {
+        if let Err(e) = check_frame(check, seq, frame) {
+            *failure = Some(e);
             return ControlFlow::Break(());
         }
         if (seq.0 + 1) % PROGRESS_EVERY == 0 {
             progress(seq.0 + 1);
         }
         ControlFlow::Continue(())
-    });
+    }
+}
+
+fn store_failure(e: StoreError, next_seq: u64) -> ChainError {
+    match e {
+        StoreError::Damaged(d) => ChainError { seq: d.seq, what: d.what },
+        other => ChainError { seq: Seq(next_seq), what: other.to_string() },
+    }
+}
+
+/// Re-reads a whole open store: every frame's stored hash is recomputed from its bytes, every
+/// record decoded and chained. `progress(records_done)` is called now and then.
+pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
+    let mut check = ChainCheck::new();
+    let mut failure = None;
+    let scanned = store.scan(Seq::ZERO, &mut frame_checker(&mut check, &mut failure, progress));
     if let Some(e) = failure {
         return Err(e);
     }
-    match scanned {
-        Ok(()) => {}
-        Err(StoreError::Damaged(d)) => return Err(ChainError { seq: d.seq, what: d.what }),
-        Err(e) => return Err(ChainError { seq: Seq(check.next_seq), what: e.to_string() }),
-    }
+    scanned.map_err(|e| store_failure(e, check.next_seq))?;
     let summary = check.finish()?;
     if summary.records != store.record_count() {
         return Err(ChainError {
@@ -134,6 +153,40 @@ pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Resul
         });
     }
     Ok(summary)
+}
+
+/// Verifies the segment files of a log directory as they are on disk, without opening the
+/// store: nothing is recovered, cut or rewritten, so a damaged or torn tail is reported, not
+/// repaired. This is what `chl verify` runs.
+pub fn verify_log_dir(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
+    let mut check = ChainCheck::new();
+    let mut buf = Vec::new();
+    let segments = list_segments(dir).map_err(|e| store_failure(e, 0))?;
+    for (base, path) in segments {
+        let at = |what: String| ChainError { seq: Seq(check.next_seq), what };
+        if base != check.next_seq {
+            return Err(at(format!("segment {} starts at seq {base}", path.display())));
+        }
+        let file = File::open(&path).map_err(|e| at(format!("cannot open {}: {e}", path.display())))?;
+        let bytes = file.metadata().map_err(|e| at(format!("cannot stat {}: {e}", path.display())))?.len();
+        check_segment_header(&file, &path, base).map_err(at)?;
+        let segment = SegmentFile { path: &path, file: &file, bytes };
+        let mut failure = None;
+        let next = check.next_seq;
+        let read = read_frames(
+            &segment,
+            SEGMENT_HEADER_BYTES,
+            Seq(base),
+            None,
+            &mut buf,
+            &mut frame_checker(&mut check, &mut failure, progress),
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        read.map_err(|e| store_failure(e, next))?;
+    }
+    check.finish()
 }
 
 /// Verifies an exported file (`chl export` output) with no ledger at hand: each line's
