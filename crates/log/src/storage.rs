@@ -116,8 +116,11 @@ pub const SEGMENT_HEADER_BYTES: u64 = 32;
 
 /// The log as a directory of segment files, `<base seq, 20 digits>.seg`, each with a dense
 /// offset index `<base>.idx` (u32 LE frame offsets, one per record). The segments are the
-/// truth; an index is derived, written after its frames are durable and never fsynced, and
-/// rebuilt from its segment whenever it disagrees with it.
+/// truth; an index is derived, written after its frames are durable and never fsynced. On
+/// open, the active segment's index is rebuilt by a full scan; a closed segment's index is
+/// trusted when its ends agree with the segment (first and last frame, file length), else
+/// rebuilt. A wrong entry in between is caught when it is read (`read_frame` checks the frame
+/// it points at) and by `chl verify`, which never uses the index.
 pub struct SegmentStore {
     dir: PathBuf,
     config: StoreConfig,
@@ -358,7 +361,7 @@ impl SegmentStore {
         } else {
             let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
             seg.file.read_exact_at(&mut header, 0).map_err(io_err("read", &seg.path))?;
-            if header[..8] != SEGMENT_MAGIC || header[8..16] != seg.base.to_le_bytes() {
+            if header[..8] != SEGMENT_MAGIC || header[8..16] != seg.base.to_le_bytes() || header[16..] != [0; 16] {
                 Some("the segment header is not valid")
             } else if seg.base != expected_seq {
                 Some("the segment does not start where the previous one ended")
@@ -551,6 +554,8 @@ impl Storage for SegmentStore {
         if let Some(damage) = &self.damage {
             return Err(StoreError::Damaged(damage.clone()));
         }
+        // Offsets in the index are u32, so no segment may pass 4 GiB whatever the config says.
+        let max = self.config.segment_max_bytes.min(u64::from(u32::MAX));
         let mut at = 0usize;
         let mut lens = frame_lens.iter().peekable();
         while lens.peek().is_some() {
@@ -559,13 +564,12 @@ impl Storage for SegmentStore {
                 None => true,
                 Some(seg) => {
                     let next = u64::from(**lens.peek().unwrap());
-                    seg.count() > 0 && seg.bytes + next > self.config.segment_max_bytes
+                    seg.count() > 0 && seg.bytes + next > max
                 }
             };
             if needs_new {
                 self.new_segment(count)?;
             }
-            let max = self.config.segment_max_bytes.min(u64::from(u32::MAX));
             let seg = self.segments.last_mut().unwrap();
             // Take as many frames as fit (at least one) and write them in one call.
             let run_start = at;
@@ -749,6 +753,9 @@ pub fn check_segment_header(file: &File, path: &Path, base: u64) -> Result<(), S
     }
     if header[8..16] != base.to_le_bytes() {
         return Err(format!("{} names another base seq in its header", path.display()));
+    }
+    if header[16..] != [0; 16] {
+        return Err(format!("{} has non-zero reserved bytes in its header", path.display()));
     }
     Ok(())
 }

@@ -37,6 +37,8 @@ pub enum CodecError {
     Decode(String),
     #[error("record has {0} bytes after its data")]
     TrailingBytes(usize),
+    #[error("record bytes are not canonical (an integer or length is written longer than needed)")]
+    NotCanonical,
     #[error("record format {0} is unknown (this build reads format {RECORD_FORMAT})")]
     UnknownFormat(u8),
     #[error("unknown event type {0:?}")]
@@ -68,7 +70,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     if left != 0 {
         return Err(CodecError::TrailingBytes(left));
     }
-    Ok(Record {
+    let record = Record {
         seq: head.seq,
         recorded_at: head.recorded_at,
         prev: head.prev,
@@ -76,7 +78,15 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
         actor,
         effective_at,
         event,
-    })
+    };
+    // bincode's decoder accepts integers written longer than needed; such bytes would give
+    // the same record a second hash. Only the one canonical encoding is a record.
+    let mut again = Vec::with_capacity(bytes.len());
+    encode_record(&record, &mut again);
+    if again != bytes {
+        return Err(CodecError::NotCanonical);
+    }
+    Ok(record)
 }
 
 /// The fields before the actor: enough to follow the chain and find batch boundaries.
@@ -166,3 +176,59 @@ impl Encode for RecordBytes<'_> {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{PartyRegistered, SupplierReinstated};
+    use crate::{PartyId, Text};
+
+    fn record(event: Event) -> Record {
+        Record {
+            seq: Seq(0),
+            recorded_at: Timestamp::parse_rfc3339("2026-11-25T07:00:00Z").unwrap(),
+            prev: Digest::ZERO,
+            ends_batch: true,
+            actor: PartyId::platform(),
+            effective_at: Timestamp::parse_rfc3339("2013-03-29T00:00:00Z").unwrap(),
+            event,
+        }
+    }
+
+    #[test]
+    fn an_integer_written_longer_than_needed_is_not_a_record() {
+        let mut bytes = Vec::new();
+        encode_record(&record(Event::SupplierReinstated(SupplierReinstated { supplier: PartyId::parse("acme").unwrap() })), &mut bytes);
+        assert!(decode_record(&bytes).is_ok());
+        // seq 0 sits right after the format byte and prev; write it as a u16 varint instead.
+        assert_eq!(bytes[33], 0);
+        let mut longer = bytes[..33].to_vec();
+        longer.extend_from_slice(&[251, 0, 0]);
+        longer.extend_from_slice(&bytes[34..]);
+        assert_eq!(decode_record(&longer), Err(CodecError::NotCanonical));
+    }
+
+    #[test]
+    fn unknown_types_versions_and_trailing_bytes_are_named() {
+        let mut bytes = Vec::new();
+        let r = record(Event::PartyRegistered(PartyRegistered {
+            party: PartyId::parse("acme").unwrap(),
+            legal_name: Text::parse("Acme").unwrap(),
+            credit_code: None,
+        }));
+        encode_record(&r, &mut bytes);
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(decode_record(&trailing), Err(CodecError::TrailingBytes(1)));
+        let mut format = bytes.clone();
+        format[0] = 9;
+        assert_eq!(decode_record(&format), Err(CodecError::UnknownFormat(9)));
+        let name_at = bytes.windows(16).position(|w| w == b"party_registered").unwrap();
+        let mut unknown = bytes.clone();
+        unknown[name_at] = b'q';
+        assert_eq!(decode_record(&unknown), Err(CodecError::UnknownType("qarty_registered".into())));
+        let mut version = bytes.clone();
+        version[name_at + 16] = 2;
+        assert!(matches!(decode_record(&version), Err(CodecError::UnknownVersion(EventType::PartyRegistered, 2, 1))));
+    }
+}

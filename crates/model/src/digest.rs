@@ -1,4 +1,4 @@
-//! 32-byte digests: record hashes, chain links, document hashes, public keys.
+//! 32-byte digests: record hashes, chain links, document hashes.
 
 use std::fmt;
 

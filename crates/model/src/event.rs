@@ -644,7 +644,8 @@ catalogue! {
 
 impl EventType {
     /// The version of this type's data that the code writes. Every type is at version 1 of
-    /// the contract; a change to a type's fields adds a version and an upcaster in codec.rs.
+    /// the contract, and the codec refuses other versions. A change to a type's fields must
+    /// add version 2 together with a decoder of version 1 that upcasts it, in codec.rs.
     pub fn current_version(self) -> u16 {
         1
     }
