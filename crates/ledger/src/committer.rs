@@ -7,6 +7,8 @@
 
 use crate::ledger::{Ledger, StageError};
 use chl_model::{Digest, Refusal, Seq, Submission};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
@@ -52,17 +54,37 @@ struct Request {
 pub struct Committer {
     queue: Option<SyncSender<Request>>,
     writer: Option<JoinHandle<Ledger>>,
+    stats: Arc<CommitStats>,
+}
+
+/// Counters of the writer thread, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    /// Groups made durable (one fdatasync each).
+    pub groups: AtomicU64,
+    /// Batches acknowledged.
+    pub batches: AtomicU64,
+    /// Records acknowledged.
+    pub records: AtomicU64,
+    /// Batches refused by a rule.
+    pub refused: AtomicU64,
 }
 
 impl Committer {
     /// Moves the ledger onto its writer thread.
     pub fn start(ledger: Ledger, config: CommitterConfig) -> Committer {
         let (queue, requests) = mpsc::sync_channel(config.queue_depth);
+        let stats = Arc::new(CommitStats::default());
+        let writer_stats = Arc::clone(&stats);
         let writer = std::thread::Builder::new()
             .name("chl-writer".into())
-            .spawn(move || write_loop(ledger, requests, config))
+            .spawn(move || write_loop(ledger, requests, config, &writer_stats))
             .expect("spawn the writer thread");
-        Committer { queue: Some(queue), writer: Some(writer) }
+        Committer { queue: Some(queue), writer: Some(writer), stats }
+    }
+
+    pub fn stats(&self) -> &CommitStats {
+        &self.stats
     }
 
     /// Enqueues a batch; `reply` is called on the writer thread once it is durable or refused.
@@ -103,7 +125,7 @@ impl Drop for Committer {
     }
 }
 
-fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: CommitterConfig) -> Ledger {
+fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: CommitterConfig, stats: &CommitStats) -> Ledger {
     while let Ok(first) = requests.recv() {
         let mut records = first.submissions.len();
         let mut group = vec![first];
@@ -121,7 +143,20 @@ fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: Committer
             answers.push((request.reply, result));
         }
         let committed = if staged_any { ledger.commit().map(drop).map_err(|e| e.to_string()) } else { Ok(()) };
+        if staged_any && committed.is_ok() {
+            stats.groups.fetch_add(1, Ordering::Relaxed);
+        }
         for (reply, result) in answers {
+            match (&committed, &result) {
+                (Ok(()), Ok(outcome)) => {
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
+                    stats.records.fetch_add(outcome.records.len() as u64, Ordering::Relaxed);
+                }
+                (_, Err(BatchError::Refused { .. })) => {
+                    stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
             reply(match (&committed, result) {
                 (Err(why), Ok(_)) => Err(BatchError::Failed(why.clone())),
                 (_, result) => result,

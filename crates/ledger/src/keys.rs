@@ -51,8 +51,9 @@ impl CheckpointKey {
 
     pub fn parse_signer_string(text: &str) -> Result<CheckpointKey, KeyError> {
         let rest = text.trim_end().strip_prefix("PRIVATE+KEY+").ok_or(KeyError("it does not start with PRIVATE+KEY+"))?;
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(material), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        // Names never hold '+', but base64 may: split from the left.
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(KeyError("expected name+id+key"));
         };
         let name = OriginName::parse(name).map_err(|_| KeyError("the key name is not a valid origin"))?;

@@ -165,6 +165,16 @@ impl Ledger {
         if dir.holds_ledger() {
             return Err(LedgerError::AlreadyExists(root.to_owned()).into());
         }
+        let mut lines = ImportLines::new(input);
+        let Some((_, first)) = lines.next_line()? else {
+            return Err(ImportError::Unreadable { line: 0, message: "the file is empty".into() });
+        };
+        if detect_form(first) != ImportForm::Records {
+            // Submissions need a ledger to go into; only an export can found one.
+            return Err(LedgerError::NoLedger(root.to_owned()).into());
+        }
+        let first = first.to_owned();
+        let created_root = !root.exists();
         fs::create_dir_all(root).map_err(io_context(format!("create {}", root.display())))?;
         let lock = dir.lock().map_err(io_context("lock"))?;
         let staging = root.join("log.init");
@@ -172,22 +182,21 @@ impl Ledger {
             fs::remove_dir_all(&staging).map_err(io_context(format!("remove {}", staging.display())))?;
         }
         let (mut log, _) = Log::open_dir(&staging, config.store.clone())?;
-        let mut lines = ImportLines::new(input);
-        let mut count = 0u64;
-        let mut last = None;
-        while let Some((line, text)) = lines.next_line()? {
-            let (record, _) = append_exported(&mut log, text).map_err(|refusal| ImportError::Refused { line, refusal })?;
-            last = Some(record);
-            count += 1;
-            if count % 4096 == 0 {
-                progress(lines.bytes);
+        let filled = fill_restored_log(&mut log, &first, &mut lines, progress);
+        let count = match filled.and_then(|count| Ok((count, log.commit()?))) {
+            Ok((count, _)) => count,
+            Err(e) => {
+                // Leave the directory as it was found.
+                drop(log);
+                let _ = fs::remove_dir_all(&staging);
+                drop(lock);
+                let _ = fs::remove_file(dir.lock_file());
+                if created_root {
+                    let _ = fs::remove_dir(root);
+                }
+                return Err(e);
             }
-        }
-        if count == 0 {
-            return Err(ImportError::Unreadable { line: 0, message: "the export is empty".into() });
-        }
-        check_ends_batch(last.as_ref()).map_err(|refusal| ImportError::Refused { line: lines.line, refusal })?;
-        log.commit()?;
+        };
         drop(log);
         fs::rename(&staging, dir.log()).map_err(io_context("move the restored log into place"))?;
         sync_dir(root)?;
@@ -572,6 +581,27 @@ fn append_exported(log: &mut Log, text: &str) -> Result<(Record, Digest), Refusa
         ));
     }
     Ok((record, hash))
+}
+
+/// Appends the lines of an export, the first already read, to a new log.
+fn fill_restored_log(
+    log: &mut Log,
+    first: &str,
+    lines: &mut ImportLines<impl BufRead>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, ImportError> {
+    let (record, _) = append_exported(log, first).map_err(|refusal| ImportError::Refused { line: 1, refusal })?;
+    let mut last = record;
+    let mut count = 1u64;
+    while let Some((line, text)) = lines.next_line()? {
+        last = append_exported(log, text).map_err(|refusal| ImportError::Refused { line, refusal })?.0;
+        count += 1;
+        if count % 4096 == 0 {
+            progress(lines.bytes);
+        }
+    }
+    check_ends_batch(Some(&last)).map_err(|refusal| ImportError::Refused { line: lines.line, refusal })?;
+    Ok(count)
 }
 
 /// An import of records must end where a batch ended, or it would commit half a batch.

@@ -8,5 +8,5 @@ pub mod keys;
 pub mod ledger;
 pub mod meta;
 
-pub use committer::{BatchOutcome, Committer, CommitterConfig};
+pub use committer::{BatchError, BatchOutcome, CommitStats, Committer, CommitterConfig};
 pub use ledger::{ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, StageError};

@@ -281,10 +281,16 @@ impl SegmentStore {
                     expected_prev = last_hash;
                 }
                 ScanEnd::Stopped { pos, seq, why } => {
-                    if self.closed_batch_after(k, pos)? {
+                    // Index entries are written only after their frames were synced, and every
+                    // sync leaves the log on a batch boundary: a bad frame the index knows was
+                    // durable, so it is damage, never a torn write, and is not cut.
+                    let kept = self.segments[k].offsets.len();
+                    let was_durable = old_offsets.get(kept).is_some_and(|&o| u64::from(o) == pos);
+                    if was_durable || self.closed_batch_after(k, pos)? {
                         self.damage = Some(Damage { seq: Seq(seq), what: why });
                         // Keep what came before the damage readable; ignore the rest.
                         self.segments.truncate(k + 1);
+                        self.segments[k].bytes = pos.max(SEGMENT_HEADER_BYTES);
                         return Ok(());
                     }
                     let cut = self.segments[k].bytes - pos;

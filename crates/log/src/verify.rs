@@ -85,7 +85,7 @@ impl ChainCheck {
         if self.next_seq > 0 && !self.last_ends_batch {
             return Err(ChainError {
                 seq: Seq(self.next_seq - 1),
-                what: "the log ends inside a batch (its last record does not end one)".into(),
+                what: "the log ends inside a batch: the records after the last complete batch were never acknowledged (a crash's leftovers, which the next chl command that opens the ledger cuts and keeps in log/recovered/)".into(),
             });
         }
         Ok(ChainSummary {

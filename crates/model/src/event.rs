@@ -562,7 +562,7 @@ macro_rules! catalogue {
                 };
                 let event = parsed.map_err(|e| {
                     let path = e.path().to_string();
-                    let field = if path == "." { "data".to_owned() } else { format!("data.{path}") };
+                    let field = if path == "." || path == "?" { "data".to_owned() } else { format!("data.{path}") };
                     FieldError::new(field, strip_position(&e.into_inner().to_string()))
                 })?;
                 json.end().map_err(|e| FieldError::new("data", strip_position(&e.to_string())))?;

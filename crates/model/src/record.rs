@@ -130,7 +130,7 @@ impl ImportedRecord {
         let mut json = serde_json::Deserializer::from_str(line);
         let form: RecordJsonIn = serde_path_to_error::deserialize(&mut json).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "record".to_owned() } else { path };
+            let field = if path == "." || path == "?" { "record".to_owned() } else { path };
             FieldError::new(field, crate::event::strip_position(&e.into_inner().to_string()))
         })?;
         json.end().map_err(|e| FieldError::new("record", crate::event::strip_position(&e.to_string())))?;

@@ -49,7 +49,7 @@ impl Submission {
         let form: SubmissionForm = serde_path_to_error::deserialize(&mut json).map_err(|e| {
             let path = e.path().to_string();
             let message = strip_position(&e.into_inner().to_string());
-            if path == "." {
+            if path == "." || path == "?" {
                 Refusal { rule: Rule::Form, field: None, message }
             } else {
                 Refusal::form(path, message)
