@@ -49,20 +49,21 @@ fn check_window(valid_from: Timestamp, valid_until: Timestamp) -> Result<(), Fie
 
 /// Lists in the catalogue are sets: a listed value once, and an empty list is refused because
 /// leaving the field out already means "all" where that is allowed.
-fn check_list<T: Eq + Hash + std::fmt::Debug>(field: &str, items: &[T]) -> Result<(), FieldError> {
+fn check_list<T: Eq + Hash + Serialize>(field: &str, items: &[T]) -> Result<(), FieldError> {
     if items.is_empty() {
         return Err(FieldError::new(format!("data.{field}"), "may not be an empty list"));
     }
     let mut seen = HashSet::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         if !seen.insert(item) {
-            return Err(FieldError::new(format!("data.{field}[{i}]"), format!("{item:?} is listed twice")));
+            let shown = serde_json::to_string(item).unwrap_or_default();
+            return Err(FieldError::new(format!("data.{field}[{i}]"), format!("{shown} is listed twice")));
         }
     }
     Ok(())
 }
 
-fn check_optional_list<T: Eq + Hash + std::fmt::Debug>(
+fn check_optional_list<T: Eq + Hash + Serialize>(
     field: &str,
     items: &Option<Vec<T>>,
 ) -> Result<(), FieldError> {
