@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "chl", version, about = "Channel Ledger: a tamper-evident ledger for brand distribution channels")]
+#[command(
+    name = "chl",
+    version,
+    about = "Channel Ledger: a tamper-evident ledger for brand distribution channels"
+)]
 pub struct Args {
     /// The ledger directory [default: $CHL_DATA, else ./chl-data]
     #[arg(long, global = true, env = "CHL_DATA", value_name = "DIR")]

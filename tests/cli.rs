@@ -777,8 +777,14 @@ fn opening_a_ledger_whose_last_frame_is_flipped_never_shortens_it_silently() {
     // acknowledged): it is damage, not a torn write. Nothing is cut; the ledger opens
     // read-only below the damage and says so.
     let (records, run) = status_records(&dir);
-    assert_eq!(records, 40, "records before the damage stay readable: {run:#?}");
-    assert!(run.stderr.contains("damaged at seq 40"), "the operator is told: {run:#?}");
+    assert_eq!(
+        records, 40,
+        "records before the damage stay readable: {run:#?}"
+    );
+    assert!(
+        run.stderr.contains("damaged at seq 40"),
+        "the operator is told: {run:#?}"
+    );
     assert_eq!(fs::read(&segment_path).unwrap(), bytes, "nothing was cut");
     let import = chl(&dir, &["import", "-"]);
     assert_eq!(import.code, 1, "writes are refused: {import:#?}");

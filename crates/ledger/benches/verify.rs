@@ -14,7 +14,11 @@ fn sample_submissions(n: u64) -> Vec<u8> {
     let effective_at = Some(Timestamp::parse_rfc3339("2013-11-11T00:00:00Z").unwrap());
     let mut out = Vec::with_capacity(n as usize * 330);
     for i in 1..=n {
-        let submission = Submission { actor: PartyId::platform(), effective_at, event: sample_event(i) };
+        let submission = Submission {
+            actor: PartyId::platform(),
+            effective_at,
+            event: sample_event(i),
+        };
         submission.write_json(&mut out).unwrap();
         out.push(b'\n');
     }
@@ -26,7 +30,12 @@ fn bench_dir() -> tempfile::TempDir {
 }
 
 fn new_ledger(root: &std::path::Path) -> Ledger {
-    Ledger::init(root, OriginName::parse("bench.channel-ledger.example").unwrap(), LedgerConfig::default()).unwrap()
+    Ledger::init(
+        root,
+        OriginName::parse("bench.channel-ledger.example").unwrap(),
+        LedgerConfig::default(),
+    )
+    .unwrap()
 }
 
 fn verify_and_import(c: &mut Criterion) {

@@ -22,7 +22,10 @@ pub struct CommitterConfig {
 
 impl Default for CommitterConfig {
     fn default() -> Self {
-        CommitterConfig { max_group_records: 10_000, queue_depth: 4096 }
+        CommitterConfig {
+            max_group_records: 10_000,
+            queue_depth: 4096,
+        }
     }
 }
 
@@ -80,7 +83,11 @@ impl Committer {
             .name("chl-writer".into())
             .spawn(move || write_loop(ledger, requests, config, &writer_stats))
             .expect("spawn the writer thread");
-        Committer { queue: Some(queue), writer: Some(writer), stats }
+        Committer {
+            queue: Some(queue),
+            writer: Some(writer),
+            stats,
+        }
     }
 
     pub fn stats(&self) -> &CommitStats {
@@ -94,8 +101,16 @@ impl Committer {
         submissions: Vec<Submission>,
         reply: impl FnOnce(Result<BatchOutcome, BatchError>) + Send + 'static,
     ) {
-        let request = Request { submissions, reply: Box::new(reply) };
-        if let Err(mpsc::SendError(request)) = self.queue.as_ref().expect("committer running").send(request) {
+        let request = Request {
+            submissions,
+            reply: Box::new(reply),
+        };
+        if let Err(mpsc::SendError(request)) = self
+            .queue
+            .as_ref()
+            .expect("committer running")
+            .send(request)
+        {
             (request.reply)(Err(BatchError::Closed));
         }
     }
@@ -112,7 +127,11 @@ impl Committer {
     /// Lets the queue drain, stops the writer and hands the ledger back.
     pub fn shutdown(mut self) -> Ledger {
         self.queue.take();
-        self.writer.take().expect("writer").join().expect("the writer thread panicked")
+        self.writer
+            .take()
+            .expect("writer")
+            .join()
+            .expect("the writer thread panicked")
     }
 }
 
@@ -125,7 +144,12 @@ impl Drop for Committer {
     }
 }
 
-fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: CommitterConfig, stats: &CommitStats) -> Ledger {
+fn write_loop(
+    mut ledger: Ledger,
+    requests: Receiver<Request>,
+    config: CommitterConfig,
+    stats: &CommitStats,
+) -> Ledger {
     while let Ok(first) = requests.recv() {
         let mut records = first.submissions.len();
         let mut group = vec![first];
@@ -142,7 +166,11 @@ fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: Committer
             staged_any |= matches!(&result, Ok(outcome) if !outcome.records.is_empty());
             answers.push((request.reply, result));
         }
-        let committed = if staged_any { ledger.commit().map(drop).map_err(|e| e.to_string()) } else { Ok(()) };
+        let committed = if staged_any {
+            ledger.commit().map(drop).map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
         if staged_any && committed.is_ok() {
             stats.groups.fetch_add(1, Ordering::Relaxed);
         }
@@ -150,7 +178,9 @@ fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: Committer
             match (&committed, &result) {
                 (Ok(()), Ok(outcome)) => {
                     stats.batches.fetch_add(1, Ordering::Relaxed);
-                    stats.records.fetch_add(outcome.records.len() as u64, Ordering::Relaxed);
+                    stats
+                        .records
+                        .fetch_add(outcome.records.len() as u64, Ordering::Relaxed);
                 }
                 (_, Err(BatchError::Refused { .. })) => {
                     stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -166,7 +196,10 @@ fn write_loop(mut ledger: Ledger, requests: Receiver<Request>, config: Committer
     ledger
 }
 
-fn stage_batch(ledger: &mut Ledger, submissions: Vec<Submission>) -> Result<BatchOutcome, BatchError> {
+fn stage_batch(
+    ledger: &mut Ledger,
+    submissions: Vec<Submission>,
+) -> Result<BatchOutcome, BatchError> {
     let mark = ledger.mark();
     let last = submissions.len().saturating_sub(1);
     let mut records = Vec::with_capacity(submissions.len());
@@ -177,7 +210,9 @@ fn stage_batch(ledger: &mut Ledger, submissions: Vec<Submission>) -> Result<Batc
                 let rolled_back = ledger.rollback_to(mark);
                 return Err(match (e, rolled_back) {
                     (_, Err(failed)) => BatchError::Failed(failed.to_string()),
-                    (StageError::Refused(refusal), Ok(())) => BatchError::Refused { index, refusal },
+                    (StageError::Refused(refusal), Ok(())) => {
+                        BatchError::Refused { index, refusal }
+                    }
                     (StageError::Failed(failed), Ok(())) => BatchError::Failed(failed.to_string()),
                 });
             }

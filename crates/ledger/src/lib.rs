@@ -9,4 +9,6 @@ pub mod ledger;
 pub mod meta;
 
 pub use committer::{BatchError, BatchOutcome, CommitStats, Committer, CommitterConfig};
-pub use ledger::{ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, StageError};
+pub use ledger::{
+    ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, StageError,
+};

@@ -46,16 +46,24 @@ impl Meta {
 
     /// The last seq reflected here, if any.
     pub fn indexed_upto(&self) -> sled::Result<Option<Seq>> {
-        Ok(self.tree.get(INDEXED_UPTO)?.map(|v| Seq(u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))))
+        Ok(self
+            .tree
+            .get(INDEXED_UPTO)?
+            .map(|v| Seq(u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))))
     }
 
     /// The hash of record 0 of the ledger this index was built from.
     pub fn founding_hash(&self) -> sled::Result<Option<chl_model::Digest>> {
-        Ok(self.tree.get(FOUNDING_HASH)?.and_then(|v| v.as_ref().try_into().ok().map(chl_model::Digest)))
+        Ok(self
+            .tree
+            .get(FOUNDING_HASH)?
+            .and_then(|v| v.as_ref().try_into().ok().map(chl_model::Digest)))
     }
 
     pub fn apply(&self, delta: &MetaDelta) -> sled::Result<()> {
-        let Some(last) = delta.last else { return Ok(()) };
+        let Some(last) = delta.last else {
+            return Ok(());
+        };
         let mut counts = self.counts()?;
         let mut batch = sled::Batch::default();
         for (event_type, n) in &delta.counts {
@@ -80,7 +88,10 @@ impl Meta {
         for entry in self.tree.scan_prefix(COUNT_PREFIX) {
             let (key, value) = entry?;
             let name = String::from_utf8_lossy(&key[COUNT_PREFIX.len()..]).into_owned();
-            out.insert(name, u64::from_be_bytes(value.as_ref().try_into().unwrap_or([0; 8])));
+            out.insert(
+                name,
+                u64::from_be_bytes(value.as_ref().try_into().unwrap_or([0; 8])),
+            );
         }
         Ok(out)
     }

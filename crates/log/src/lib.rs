@@ -11,5 +11,9 @@ pub mod storage;
 pub mod verify;
 
 pub use log::{Head, Log, LogError, Mark};
-pub use storage::{Damage, OpenReport, SegmentStore, StoreConfig, StoreError, Storage, TornTail, UnfinishedBatch};
-pub use verify::{ChainCheck, ChainError, ChainSummary, verify_export, verify_log_dir, verify_store};
+pub use storage::{
+    Damage, OpenReport, SegmentStore, Storage, StoreConfig, StoreError, TornTail, UnfinishedBatch,
+};
+pub use verify::{
+    ChainCheck, ChainError, ChainSummary, verify_export, verify_log_dir, verify_store,
+};

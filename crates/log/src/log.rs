@@ -5,7 +5,7 @@
 //! is acknowledged until `commit` has made it durable.
 
 use crate::frame::{FRAME_HEADER_BYTES, FRAME_TRAILER_BYTES, write_frame};
-use crate::storage::{Damage, OpenReport, SegmentStore, StoreConfig, StoreError, Storage};
+use crate::storage::{Damage, OpenReport, SegmentStore, Storage, StoreConfig, StoreError};
 use chl_model::codec::{self, CodecError, MAX_RECORD_BYTES, decode_record};
 use chl_model::{Digest, Record, Seq, Timestamp};
 use std::ops::ControlFlow;
@@ -27,7 +27,9 @@ pub enum LogError {
     Codec { seq: Seq, source: CodecError },
     #[error("the record would take {0} bytes; a record may take at most {MAX_RECORD_BYTES}")]
     RecordTooLarge(usize),
-    #[error("the log stopped accepting writes after a failed {0}; reopen the ledger and run chl verify")]
+    #[error(
+        "the log stopped accepting writes after a failed {0}; reopen the ledger and run chl verify"
+    )]
     Poisoned(String),
 }
 
@@ -89,7 +91,11 @@ impl<S: Storage> Log<S> {
         };
         if let Some(last) = log.store.record_count().checked_sub(1) {
             let (record, hash) = log.read(Seq(last))?;
-            log.head = Some(Head { seq: record.seq, hash, recorded_at: record.recorded_at });
+            log.head = Some(Head {
+                seq: record.seq,
+                hash,
+                recorded_at: record.recorded_at,
+            });
         }
         log.durable = log.head;
         Ok(log)
@@ -138,8 +144,16 @@ impl<S: Storage> Log<S> {
             return Err(LogError::Poisoned(why.clone()));
         }
         assert_eq!(record.seq, self.next_seq(), "record out of sequence");
-        assert_eq!(record.prev, self.head_hash(), "record does not link to the head");
-        assert!(self.head.is_none_or(|h| record.recorded_at >= h.recorded_at), "ledger clock went back");
+        assert_eq!(
+            record.prev,
+            self.head_hash(),
+            "record does not link to the head"
+        );
+        assert!(
+            self.head
+                .is_none_or(|h| record.recorded_at >= h.recorded_at),
+            "ledger clock went back"
+        );
         self.encoded.clear();
         codec::encode_record(record, &mut self.encoded);
         if self.encoded.len() > MAX_RECORD_BYTES {
@@ -147,8 +161,13 @@ impl<S: Storage> Log<S> {
         }
         let before = self.pending_frames.len();
         let hash = write_frame(&self.encoded, &mut self.pending_frames);
-        self.pending_lens.push((self.pending_frames.len() - before) as u32);
-        self.head = Some(Head { seq: record.seq, hash, recorded_at: record.recorded_at });
+        self.pending_lens
+            .push((self.pending_frames.len() - before) as u32);
+        self.head = Some(Head {
+            seq: record.seq,
+            hash,
+            recorded_at: record.recorded_at,
+        });
         if self.pending_frames.len() >= PENDING_FLUSH_BYTES {
             self.flush()?;
         }
@@ -226,14 +245,22 @@ impl<S: Storage> Log<S> {
         let (body, hash) = split_frame(&frame);
         let record = decode_record(body).map_err(|source| LogError::Codec { seq, source })?;
         if record.seq != seq {
-            return Err(StoreError::Damaged(Damage { seq, what: format!("the frame holds seq {}", record.seq) }).into());
+            return Err(StoreError::Damaged(Damage {
+                seq,
+                what: format!("the frame holds seq {}", record.seq),
+            })
+            .into());
         }
         Ok((record, hash))
     }
 
     /// Visits durable records `from..` in seq order with their hashes, decoded. Hashes are
     /// the stored ones; `verify` recomputes them.
-    pub fn scan(&self, from: Seq, visit: &mut dyn FnMut(Record, Digest) -> ControlFlow<()>) -> Result<(), LogError> {
+    pub fn scan(
+        &self,
+        from: Seq,
+        visit: &mut dyn FnMut(Record, Digest) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
         let mut failure = None;
         self.store.scan(from, &mut |seq, frame| {
             let (body, hash) = split_frame(frame);
@@ -256,6 +283,10 @@ impl<S: Storage> Log<S> {
 /// The body and stored hash of a whole frame.
 pub fn split_frame(frame: &[u8]) -> (&[u8], Digest) {
     let body = &frame[FRAME_HEADER_BYTES..frame.len() - FRAME_TRAILER_BYTES];
-    let hash = Digest(frame[frame.len() - FRAME_TRAILER_BYTES..].try_into().unwrap());
+    let hash = Digest(
+        frame[frame.len() - FRAME_TRAILER_BYTES..]
+            .try_into()
+            .unwrap(),
+    );
     (body, hash)
 }

@@ -4,14 +4,17 @@
 
 use crate::log::split_frame;
 use crate::storage::{
-    SEGMENT_HEADER_BYTES, SegmentFile, StoreError, Storage, check_segment_header, list_segments, read_frames,
+    SEGMENT_HEADER_BYTES, SegmentFile, Storage, StoreError, check_segment_header, list_segments,
+    read_frames,
+};
+use chl_model::codec::{decode_record, encode_record, record_hash};
+use chl_model::{
+    Digest, EventType, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, Record, Seq, Timestamp,
 };
 use std::fs::File;
-use std::path::Path;
-use chl_model::codec::{decode_record, encode_record, record_hash};
-use chl_model::{Digest, EventType, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, Record, Seq, Timestamp};
 use std::io::BufRead;
 use std::ops::ControlFlow;
+use std::path::Path;
 
 /// The first thing found wrong, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,24 +53,40 @@ impl ChainCheck {
         let seq = Seq(self.next_seq);
         let fail = |what: String| Err(ChainError { seq, what });
         if record.seq != seq {
-            return fail(format!("expected seq {seq}, the record says {}", record.seq));
+            return fail(format!(
+                "expected seq {seq}, the record says {}",
+                record.seq
+            ));
         }
         if record.prev != self.prev {
-            return fail(format!("prev {} is not the hash of the record before ({})", record.prev, self.prev));
+            return fail(format!(
+                "prev {} is not the hash of the record before ({})",
+                record.prev, self.prev
+            ));
         }
         if let Some(last) = self.last_recorded_at
             && record.recorded_at < last
         {
-            return fail(format!("recorded_at {} is before the previous record's {last}", record.recorded_at));
+            return fail(format!(
+                "recorded_at {} is before the previous record's {last}",
+                record.recorded_at
+            ));
         }
         let is_founding = record.event.event_type() == EventType::LedgerCreated;
         if seq.0 == 0 && !is_founding {
-            return fail(format!("record 0 must be ledger_created, not {}", record.event.event_type()));
+            return fail(format!(
+                "record 0 must be ledger_created, not {}",
+                record.event.event_type()
+            ));
         }
         if seq.0 != 0 && is_founding {
             return fail("ledger_created may only be record 0".into());
         }
-        if record.effective_at > record.recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
+        if record.effective_at
+            > record
+                .recorded_at
+                .saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS)
+        {
             return fail(format!(
                 "effective_at {} is more than 5 minutes after recorded_at {}",
                 record.effective_at, record.recorded_at
@@ -99,57 +118,152 @@ impl ChainCheck {
 /// How often progress is reported, in records.
 pub const PROGRESS_EVERY: u64 = 65_536;
 
-/// Checks one frame: its stored hash against its bytes, its record's decoding, its place in
-/// the chain.
-fn check_frame(check: &mut ChainCheck, seq: Seq, frame: &[u8]) -> Result<(), ChainError> {
+/// Decodes one frame after checking its stored hash against its bytes.
+fn open_frame(seq: Seq, frame: &[u8]) -> Result<(Record, Digest, usize), ChainError> {
     let (body, stored) = split_frame(frame);
     if record_hash(body) != stored {
-        return Err(ChainError { seq, what: "the record's bytes do not match its stored hash".into() });
+        return Err(ChainError {
+            seq,
+            what: "the record's bytes do not match its stored hash".into(),
+        });
     }
-    let record = decode_record(body).map_err(|e| ChainError { seq, what: e.to_string() })?;
-    check.check(&record, stored, body.len())
+    let record = decode_record(body).map_err(|e| ChainError {
+        seq,
+        what: e.to_string(),
+    })?;
+    Ok((record, stored, body.len()))
 }
 
-/// Visits frames with `check_frame`, keeping the first failure.
-fn frame_checker<'a>(
-    check: &'a mut ChainCheck,
-    failure: &'a mut Option<ChainError>,
+/// Checks frames in batches: hashing and decoding, nearly all the cost, run on every core;
+/// the chain, which is sequential and cheap, on the caller's thread in seq order, so the
+/// first failure reported is the one with the lowest seq.
+struct BatchedCheck<'a> {
+    check: ChainCheck,
+    frames: Vec<u8>,
+    /// seq and byte range in `frames` of each frame held.
+    held: Vec<(Seq, usize, usize)>,
     progress: &'a mut dyn FnMut(u64),
-) -> impl FnMut(Seq, &[u8]) -> ControlFlow<()> + 'a {
-    move |seq, frame| {
-        if let Err(e) = check_frame(check, seq, frame) {
-            *failure = Some(e);
-            return ControlFlow::Break(());
+    threads: usize,
+}
+
+const CHECK_BATCH_RECORDS: usize = 8192;
+
+impl<'a> BatchedCheck<'a> {
+    fn new(progress: &'a mut dyn FnMut(u64)) -> Self {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        BatchedCheck {
+            check: ChainCheck::new(),
+            frames: Vec::with_capacity(CHECK_BATCH_RECORDS * 256),
+            held: Vec::with_capacity(CHECK_BATCH_RECORDS),
+            progress,
+            threads,
         }
-        if (seq.0 + 1) % PROGRESS_EVERY == 0 {
-            progress(seq.0 + 1);
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.check.next_seq + self.held.len() as u64
+    }
+
+    fn push(&mut self, seq: Seq, frame: &[u8]) -> Result<(), ChainError> {
+        let start = self.frames.len();
+        self.frames.extend_from_slice(frame);
+        self.held.push((seq, start, self.frames.len()));
+        if self.held.len() == CHECK_BATCH_RECORDS {
+            self.flush()?;
         }
-        ControlFlow::Continue(())
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ChainError> {
+        let frames = &self.frames;
+        let open_all =
+            |held: &[(Seq, usize, usize)]| -> Vec<Result<(Record, Digest, usize), ChainError>> {
+                held.iter()
+                    .map(|&(seq, start, end)| open_frame(seq, &frames[start..end]))
+                    .collect()
+            };
+        let per_thread = self.held.len().div_ceil(self.threads).max(1);
+        let opened: Vec<_> = if self.threads == 1 || self.held.len() < 256 {
+            open_all(&self.held)
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = self
+                    .held
+                    .chunks(per_thread)
+                    .map(|part| scope.spawn(move || open_all(part)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().expect("a verify worker panicked"))
+                    .collect()
+            })
+        };
+        for outcome in opened {
+            let (record, hash, len) = outcome?;
+            self.check.check(&record, hash, len)?;
+        }
+        let done = self.check.next_seq;
+        if done / PROGRESS_EVERY != (done - self.held.len() as u64) / PROGRESS_EVERY {
+            (self.progress)(done);
+        }
+        self.frames.clear();
+        self.held.clear();
+        Ok(())
+    }
+
+    /// A visitor for `Storage::scan` and `read_frames` that keeps the first failure.
+    fn visitor<'b>(
+        &'b mut self,
+        failure: &'b mut Option<ChainError>,
+    ) -> impl FnMut(Seq, &[u8]) -> ControlFlow<()> + 'b {
+        move |seq, frame| match self.push(seq, frame) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                *failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
     }
 }
 
 fn store_failure(e: StoreError, next_seq: u64) -> ChainError {
     match e {
-        StoreError::Damaged(d) => ChainError { seq: d.seq, what: d.what },
-        other => ChainError { seq: Seq(next_seq), what: other.to_string() },
+        StoreError::Damaged(d) => ChainError {
+            seq: d.seq,
+            what: d.what,
+        },
+        other => ChainError {
+            seq: Seq(next_seq),
+            what: other.to_string(),
+        },
     }
 }
 
 /// Re-reads a whole open store: every frame's stored hash is recomputed from its bytes, every
 /// record decoded and chained. `progress(records_done)` is called now and then.
-pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
-    let mut check = ChainCheck::new();
+pub fn verify_store(
+    store: &dyn Storage,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ChainSummary, ChainError> {
+    let mut batched = BatchedCheck::new(progress);
     let mut failure = None;
-    let scanned = store.scan(Seq::ZERO, &mut frame_checker(&mut check, &mut failure, progress));
+    let scanned = store.scan(Seq::ZERO, &mut batched.visitor(&mut failure));
     if let Some(e) = failure {
         return Err(e);
     }
-    scanned.map_err(|e| store_failure(e, check.next_seq))?;
-    let summary = check.finish()?;
+    batched.flush()?;
+    scanned.map_err(|e| store_failure(e, batched.check.next_seq))?;
+    let summary = batched.check.finish()?;
     if summary.records != store.record_count() {
         return Err(ChainError {
             seq: Seq(summary.records),
-            what: format!("the store holds {} records but only {} could be read", store.record_count(), summary.records),
+            what: format!(
+                "the store holds {} records but only {} could be read",
+                store.record_count(),
+                summary.records
+            ),
         });
     }
     Ok(summary)
@@ -158,48 +272,82 @@ pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Resul
 /// Verifies the segment files of a log directory as they are on disk, without opening the
 /// store: nothing is recovered, cut or rewritten, so a damaged or torn tail is reported, not
 /// repaired. This is what `chl verify` runs.
-pub fn verify_log_dir(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
-    let mut check = ChainCheck::new();
+pub fn verify_log_dir(
+    dir: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ChainSummary, ChainError> {
+    let mut batched = BatchedCheck::new(progress);
     let mut buf = Vec::new();
     let segments = list_segments(dir).map_err(|e| store_failure(e, 0))?;
     for (base, path) in segments {
-        let at = |what: String| ChainError { seq: Seq(check.next_seq), what };
-        if base != check.next_seq {
-            return Err(at(format!("segment {} starts at seq {base}", path.display())));
+        let next = batched.next_seq();
+        let at = |what: String| ChainError {
+            seq: Seq(next),
+            what,
+        };
+        if base != next {
+            // Settle the records before the gap first: a failure among them comes first.
+            batched.flush()?;
+            return Err(at(format!(
+                "segment {} starts at seq {base}",
+                path.display()
+            )));
         }
-        let file = File::open(&path).map_err(|e| at(format!("cannot open {}: {e}", path.display())))?;
-        let bytes = file.metadata().map_err(|e| at(format!("cannot stat {}: {e}", path.display())))?.len();
-        check_segment_header(&file, &path, base).map_err(at)?;
-        let segment = SegmentFile { path: &path, file: &file, bytes };
+        let file =
+            File::open(&path).map_err(|e| at(format!("cannot open {}: {e}", path.display())))?;
+        let bytes = file
+            .metadata()
+            .map_err(|e| at(format!("cannot stat {}: {e}", path.display())))?
+            .len();
+        if let Err(why) = check_segment_header(&file, &path, base) {
+            batched.flush()?;
+            return Err(at(why));
+        }
+        let segment = SegmentFile {
+            path: &path,
+            file: &file,
+            bytes,
+        };
         let mut failure = None;
-        let next = check.next_seq;
         let read = read_frames(
             &segment,
             SEGMENT_HEADER_BYTES,
             Seq(base),
             None,
             &mut buf,
-            &mut frame_checker(&mut check, &mut failure, progress),
+            &mut batched.visitor(&mut failure),
         );
         if let Some(e) = failure {
             return Err(e);
         }
-        read.map_err(|e| store_failure(e, next))?;
+        if let Err(e) = read {
+            batched.flush()?;
+            return Err(store_failure(e, batched.next_seq()));
+        }
     }
-    check.finish()
+    batched.flush()?;
+    batched.check.finish()
 }
 
 /// Verifies an exported file (`chl export` output) with no ledger at hand: each line's
 /// canonical bytes are rebuilt from its fields and hashed, and the result must be the hash
 /// the line states and the `prev` of the next line.
-pub fn verify_export(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
+pub fn verify_export(
+    input: impl BufRead,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ChainSummary, ChainError> {
     let mut check = ChainCheck::new();
     let mut bytes = Vec::new();
     for (n, line) in input.lines().enumerate() {
         let seq = Seq(check.next_seq);
-        let line = line.map_err(|e| ChainError { seq, what: format!("line {}: {e}", n + 1) })?;
-        let imported = ImportedRecord::parse_json(&line)
-            .map_err(|e| ChainError { seq, what: format!("line {}: {}: {}", n + 1, e.field, e.message) })?;
+        let line = line.map_err(|e| ChainError {
+            seq,
+            what: format!("line {}: {e}", n + 1),
+        })?;
+        let imported = ImportedRecord::parse_json(&line).map_err(|e| ChainError {
+            seq,
+            what: format!("line {}: {}: {}", n + 1, e.field, e.message),
+        })?;
         bytes.clear();
         encode_record(&imported.record, &mut bytes);
         let hash = record_hash(&bytes);
@@ -214,7 +362,7 @@ pub fn verify_export(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Resu
             });
         }
         check.check(&imported.record, hash, bytes.len())?;
-        if (seq.0 + 1) % PROGRESS_EVERY == 0 {
+        if (seq.0 + 1).is_multiple_of(PROGRESS_EVERY) {
             progress(seq.0 + 1);
         }
     }

@@ -63,7 +63,11 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     let event_type = EventType::from_name(&name).ok_or(CodecError::UnknownType(name))?;
     let version = u16::decode(&mut d).map_err(decode_error)?;
     if version != event_type.current_version() {
-        return Err(CodecError::UnknownVersion(event_type, version, event_type.current_version()));
+        return Err(CodecError::UnknownVersion(
+            event_type,
+            version,
+            event_type.current_version(),
+        ));
     }
     let event = Event::decode_data(event_type, &mut d).map_err(decode_error)?;
     let left = d.reader().0.len();
@@ -118,7 +122,9 @@ fn read_head(d: &mut SliceDecoder<'_>) -> Result<RecordHead, CodecError> {
 /// BLAKE3 in derive-key mode with [`RECORD_HASH_CONTEXT`] over the canonical bytes.
 pub fn record_hash(bytes: &[u8]) -> Digest {
     static TEMPLATE: OnceLock<blake3::Hasher> = OnceLock::new();
-    let mut hasher = TEMPLATE.get_or_init(|| blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT)).clone();
+    let mut hasher = TEMPLATE
+        .get_or_init(|| blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT))
+        .clone();
     hasher.update(bytes);
     Digest(*hasher.finalize().as_bytes())
 }
@@ -139,7 +145,9 @@ struct Slice<'a>(&'a [u8]);
 impl bincode::de::read::Reader for Slice<'_> {
     fn read(&mut self, out: &mut [u8]) -> Result<(), DecodeError> {
         if out.len() > self.0.len() {
-            return Err(DecodeError::UnexpectedEnd { additional: out.len() - self.0.len() });
+            return Err(DecodeError::UnexpectedEnd {
+                additional: out.len() - self.0.len(),
+            });
         }
         let (now, rest) = self.0.split_at(out.len());
         out.copy_from_slice(now);
@@ -176,7 +184,6 @@ impl Encode for RecordBytes<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +205,12 @@ mod tests {
     #[test]
     fn an_integer_written_longer_than_needed_is_not_a_record() {
         let mut bytes = Vec::new();
-        encode_record(&record(Event::SupplierReinstated(SupplierReinstated { supplier: PartyId::parse("acme").unwrap() })), &mut bytes);
+        encode_record(
+            &record(Event::SupplierReinstated(SupplierReinstated {
+                supplier: PartyId::parse("acme").unwrap(),
+            })),
+            &mut bytes,
+        );
         assert!(decode_record(&bytes).is_ok());
         // seq 0 sits right after the format byte and prev; write it as a u16 varint instead.
         assert_eq!(bytes[33], 0);
@@ -223,12 +235,21 @@ mod tests {
         let mut format = bytes.clone();
         format[0] = 9;
         assert_eq!(decode_record(&format), Err(CodecError::UnknownFormat(9)));
-        let name_at = bytes.windows(16).position(|w| w == b"party_registered").unwrap();
+        let name_at = bytes
+            .windows(16)
+            .position(|w| w == b"party_registered")
+            .unwrap();
         let mut unknown = bytes.clone();
         unknown[name_at] = b'q';
-        assert_eq!(decode_record(&unknown), Err(CodecError::UnknownType("qarty_registered".into())));
+        assert_eq!(
+            decode_record(&unknown),
+            Err(CodecError::UnknownType("qarty_registered".into()))
+        );
         let mut version = bytes.clone();
         version[name_at + 16] = 2;
-        assert!(matches!(decode_record(&version), Err(CodecError::UnknownVersion(EventType::PartyRegistered, 2, 1))));
+        assert!(matches!(
+            decode_record(&version),
+            Err(CodecError::UnknownVersion(EventType::PartyRegistered, 2, 1))
+        ));
     }
 }

@@ -8,7 +8,20 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A record's position in the log: 0, 1, 2, ... without gaps. Also its Merkle leaf index.
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
+#[derive(
+    Copy,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    bincode::Encode,
+    bincode::Decode,
+)]
 #[serde(transparent)]
 pub struct Seq(pub u64);
 
@@ -130,16 +143,29 @@ impl ImportedRecord {
         let mut json = serde_json::Deserializer::from_str(line);
         let form: RecordJsonIn = serde_path_to_error::deserialize(&mut json).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." || path == "?" { "record".to_owned() } else { path };
-            FieldError::new(field, crate::event::strip_position(&e.into_inner().to_string()))
+            let field = if path == "." || path == "?" {
+                "record".to_owned()
+            } else {
+                path
+            };
+            FieldError::new(
+                field,
+                crate::event::strip_position(&e.into_inner().to_string()),
+            )
         })?;
-        json.end().map_err(|e| FieldError::new("record", crate::event::strip_position(&e.to_string())))?;
-        let event_type = EventType::from_name(&form.event_type)
-            .ok_or_else(|| FieldError::new("type", format!("unknown event type {:?}", form.event_type)))?;
+        json.end()
+            .map_err(|e| FieldError::new("record", crate::event::strip_position(&e.to_string())))?;
+        let event_type = EventType::from_name(&form.event_type).ok_or_else(|| {
+            FieldError::new("type", format!("unknown event type {:?}", form.event_type))
+        })?;
         if form.version != event_type.current_version() {
             return Err(FieldError::new(
                 "version",
-                format!("{event_type} has no version {} (this ledger reads version {})", form.version, event_type.current_version()),
+                format!(
+                    "{event_type} has no version {} (this ledger reads version {})",
+                    form.version,
+                    event_type.current_version()
+                ),
             ));
         }
         let event = Event::from_json_data(event_type, form.data.get())?;

@@ -50,12 +50,20 @@ impl Submission {
             let path = e.path().to_string();
             let message = strip_position(&e.into_inner().to_string());
             if path == "." || path == "?" {
-                Refusal { rule: Rule::Form, field: None, message }
+                Refusal {
+                    rule: Rule::Form,
+                    field: None,
+                    message,
+                }
             } else {
                 Refusal::form(path, message)
             }
         })?;
-        json.end().map_err(|e| Refusal { rule: Rule::Form, field: None, message: strip_position(&e.to_string()) })?;
+        json.end().map_err(|e| Refusal {
+            rule: Rule::Form,
+            field: None,
+            message: strip_position(&e.to_string()),
+        })?;
         let event_type = EventType::from_name(&form.event_type).ok_or_else(|| {
             Refusal::form("type", format!("unknown event type {:?}", form.event_type))
         })?;
@@ -68,7 +76,11 @@ impl Submission {
         }
         let event = Event::from_json_data(event_type, form.data.get())?;
         event.check_form()?;
-        Ok(Submission { actor: form.actor, effective_at: form.effective_at, event })
+        Ok(Submission {
+            actor: form.actor,
+            effective_at: form.effective_at,
+            event,
+        })
     }
 
     /// Writes the submission form as one line of JSON (no newline).
@@ -101,30 +113,81 @@ mod tests {
         assert_eq!(submission.event.event_type(), EventType::GrantIssued);
         let mut out = Vec::new();
         submission.write_json(&mut out).unwrap();
-        assert_eq!(Submission::parse_json(std::str::from_utf8(&out).unwrap()).unwrap(), submission);
+        assert_eq!(
+            Submission::parse_json(std::str::from_utf8(&out).unwrap()).unwrap(),
+            submission
+        );
     }
 
     #[test]
     fn form_refusals_name_the_field() {
         let cases = [
-            (GRANT.replace(r#""grantee":"agent-east""#, r#""grantee":"agent east""#), "form: data.grantee: invalid party id"),
-            (GRANT.replace(r#""exclusive":false,"#, ""), "form: data: missing field `exclusive`"),
-            (GRANT.replace(r#""scope":{}"#, r#""scope":{},"color":"red""#), "form: data.color: unknown field `color`"),
-            (GRANT.replace(r#""scope":{}"#, r#""scope":{"brands":[]}"#), "form: data.scope.brands: unknown field `brands`"),
-            (GRANT.replace(r#""channels":["taobao"]"#, r#""channels":["tmall"]"#), "form: data.channels[0]: unknown variant `tmall`"),
-            (GRANT.replace(r#""channels":["taobao"]"#, r#""channels":[]"#), "form: data.channels: may not be an empty list"),
-            (GRANT.replace(r#""channels":["taobao"]"#, r#""channels":["taobao","taobao"]"#), "form: data.channels[1]: \"taobao\" is listed twice"),
-            (GRANT.replace("2014-03-29", "2013-03-29"), "form: data.valid_until: the window is empty"),
-            (GRANT.replace("grant_issued", "grant_given"), "form: type: unknown event type \"grant_given\""),
-            (GRANT.replace(r#""actor":"acme","#, r#""actor":"acme","recorded_at":"2013-03-29T00:00:00Z","#), "form: recorded_at: unknown field `recorded_at`"),
-            (GRANT.replace(r#""effective_at":"2013-03-29T00:00:00Z""#, r#""effective_at":"2013-03-29""#), "form: effective_at: invalid time"),
-            (GRANT.replace("grant_issued", "ledger_created"), "authority: type: ledger_created is written only by chl init"),
+            (
+                GRANT.replace(r#""grantee":"agent-east""#, r#""grantee":"agent east""#),
+                "form: data.grantee: invalid party id",
+            ),
+            (
+                GRANT.replace(r#""exclusive":false,"#, ""),
+                "form: data: missing field `exclusive`",
+            ),
+            (
+                GRANT.replace(r#""scope":{}"#, r#""scope":{},"color":"red""#),
+                "form: data.color: unknown field `color`",
+            ),
+            (
+                GRANT.replace(r#""scope":{}"#, r#""scope":{"brands":[]}"#),
+                "form: data.scope.brands: unknown field `brands`",
+            ),
+            (
+                GRANT.replace(r#""channels":["taobao"]"#, r#""channels":["tmall"]"#),
+                "form: data.channels[0]: unknown variant `tmall`",
+            ),
+            (
+                GRANT.replace(r#""channels":["taobao"]"#, r#""channels":[]"#),
+                "form: data.channels: may not be an empty list",
+            ),
+            (
+                GRANT.replace(
+                    r#""channels":["taobao"]"#,
+                    r#""channels":["taobao","taobao"]"#,
+                ),
+                "form: data.channels[1]: \"taobao\" is listed twice",
+            ),
+            (
+                GRANT.replace("2014-03-29", "2013-03-29"),
+                "form: data.valid_until: the window is empty",
+            ),
+            (
+                GRANT.replace("grant_issued", "grant_given"),
+                "form: type: unknown event type \"grant_given\"",
+            ),
+            (
+                GRANT.replace(
+                    r#""actor":"acme","#,
+                    r#""actor":"acme","recorded_at":"2013-03-29T00:00:00Z","#,
+                ),
+                "form: recorded_at: unknown field `recorded_at`",
+            ),
+            (
+                GRANT.replace(
+                    r#""effective_at":"2013-03-29T00:00:00Z""#,
+                    r#""effective_at":"2013-03-29""#,
+                ),
+                "form: effective_at: invalid time",
+            ),
+            (
+                GRANT.replace("grant_issued", "ledger_created"),
+                "authority: type: ledger_created is written only by chl init",
+            ),
             (GRANT[..40].to_owned(), "form: EOF while parsing"),
             (format!("{GRANT} {{}}"), "form: trailing characters"),
         ];
         for (line, expected) in cases {
             let got = refusal(&line);
-            assert!(got.starts_with(expected), "{line}\n  expected {expected}\n  got      {got}");
+            assert!(
+                got.starts_with(expected),
+                "{line}\n  expected {expected}\n  got      {got}"
+            );
         }
     }
 
@@ -133,12 +196,28 @@ mod tests {
         let sale = r#"{"type":"sale_recorded","actor":"platform","data":{"order":"o1","store":"s1","sku":"k1","quantity":1,"unit_price":{"value":100,"currency":"CNY"}}}"#;
         assert!(Submission::parse_json(sale).is_ok());
         let zero = sale.replace(r#""quantity":1"#, r#""quantity":0"#);
-        assert!(refusal(&zero).starts_with("form: data.quantity: a quantity must be at least 1"), "{}", refusal(&zero));
+        assert!(
+            refusal(&zero).starts_with("form: data.quantity: a quantity must be at least 1"),
+            "{}",
+            refusal(&zero)
+        );
         let free = sale.replace(r#""value":100"#, r#""value":0"#);
-        assert!(refusal(&free).starts_with("form: data.unit_price: money must be positive"), "{}", refusal(&free));
+        assert!(
+            refusal(&free).starts_with("form: data.unit_price: money must be positive"),
+            "{}",
+            refusal(&free)
+        );
         let huge = sale.replace(r#""value":100"#, r#""value":99999999999999999999"#);
-        assert!(refusal(&huge).starts_with("form: data.unit_price"), "{}", refusal(&huge));
+        assert!(
+            refusal(&huge).starts_with("form: data.unit_price"),
+            "{}",
+            refusal(&huge)
+        );
         let currency = sale.replace("CNY", "yuan");
-        assert!(refusal(&currency).starts_with("form: data.unit_price.currency: invalid currency"), "{}", refusal(&currency));
+        assert!(
+            refusal(&currency).starts_with("form: data.unit_price.currency: invalid currency"),
+            "{}",
+            refusal(&currency)
+        );
     }
 }

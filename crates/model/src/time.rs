@@ -21,7 +21,9 @@ const MIN_MICROS: i64 = -62_167_219_200 * MICROS_PER_SECOND;
 const MAX_MICROS: i64 = 253_402_300_800 * MICROS_PER_SECOND - 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid time {text:?}: {why} (expected RFC 3339 such as 2013-03-29T00:00:00Z or 2013-03-29T08:00:00+08:00)")]
+#[error(
+    "invalid time {text:?}: {why} (expected RFC 3339 such as 2013-03-29T00:00:00Z or 2013-03-29T08:00:00+08:00)"
+)]
 pub struct TimeError {
     text: String,
     why: &'static str,
@@ -34,7 +36,9 @@ impl Timestamp {
 
     /// The instant `micros` after the Unix epoch, if it lies in years 0000..=9999.
     pub fn from_unix_micros(micros: i64) -> Option<Timestamp> {
-        (MIN_MICROS..=MAX_MICROS).contains(&micros).then_some(Timestamp(micros))
+        (MIN_MICROS..=MAX_MICROS)
+            .contains(&micros)
+            .then_some(Timestamp(micros))
     }
 
     pub fn unix_micros(self) -> i64 {
@@ -59,7 +63,10 @@ impl Timestamp {
     /// optional fraction of up to nine digits, and `Z` or a numeric offset. Fractions finer
     /// than a microsecond must be zero: the ledger never silently rounds a submitted time.
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeError> {
-        let fail = |why| TimeError { text: text.to_owned(), why };
+        let fail = |why| TimeError {
+            text: text.to_owned(),
+            why,
+        };
         let b = text.as_bytes();
         if b.len() < 20 {
             return Err(fail("too short"));
@@ -75,7 +82,11 @@ impl Timestamp {
             Ok(value)
         };
         let expect = |at: usize, what: &[u8], why| -> Result<(), TimeError> {
-            if what.contains(&b[at]) { Ok(()) } else { Err(fail(why)) }
+            if what.contains(&b[at]) {
+                Ok(())
+            } else {
+                Err(fail(why))
+            }
         };
         let year = digits(0, 4)?;
         expect(4, b"-", "expected '-' after the year")?;
@@ -98,7 +109,9 @@ impl Timestamp {
             return Err(fail("hour or minute out of range"));
         }
         if second > 59 {
-            return Err(fail("second out of range (leap seconds are not representable)"));
+            return Err(fail(
+                "second out of range (leap seconds are not representable)",
+            ));
         }
         let mut at = 19;
         let mut micros = 0i64;
@@ -196,7 +209,11 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -279,10 +296,19 @@ mod tests {
         assert_eq!(parse("1970-01-01T00:00:00Z"), 0);
         assert_eq!(parse("2000-03-01T00:00:00Z"), 951_868_800_000_000);
         assert_eq!(parse("2000-02-29T23:59:59.999999Z"), 951_868_799_999_999);
-        assert_eq!(parse("2013-03-29T08:00:00+08:00"), parse("2013-03-29T00:00:00Z"));
-        assert_eq!(parse("2013-03-28T19:30:00-04:30"), parse("2013-03-29T00:00:00Z"));
+        assert_eq!(
+            parse("2013-03-29T08:00:00+08:00"),
+            parse("2013-03-29T00:00:00Z")
+        );
+        assert_eq!(
+            parse("2013-03-28T19:30:00-04:30"),
+            parse("2013-03-29T00:00:00Z")
+        );
         assert_eq!(parse("1969-12-31T23:59:59.5Z"), -500_000);
-        assert_eq!(parse("2026-11-25T07:00:00.123456000z"), parse("2026-11-25T07:00:00.123456Z"));
+        assert_eq!(
+            parse("2026-11-25T07:00:00.123456000z"),
+            parse("2026-11-25T07:00:00.123456Z")
+        );
     }
 
     #[test]
