@@ -26,6 +26,12 @@ pub fn sample_event(seq: u64) -> Event {
 
 /// Appends `n` sample records as one batch (the last ends it), without committing.
 pub fn append_sample_batch(log: &mut Log, n: u64) {
+    append_batch(log, n, true, sample_event);
+}
+
+/// Appends `n` records made by `event(seq)`, without committing; the last ends the batch
+/// when `close` is set (an unclosed batch is what a crash mid-batch leaves).
+pub fn append_batch(log: &mut Log, n: u64, close: bool, event: impl Fn(u64) -> Event) {
     let effective_at = Timestamp::parse_rfc3339("2013-11-11T00:00:00Z").unwrap();
     for i in 0..n {
         let seq = log.next_seq();
@@ -33,10 +39,10 @@ pub fn append_sample_batch(log: &mut Log, n: u64) {
             seq,
             recorded_at: log.clock(),
             prev: log.head_hash(),
-            ends_batch: i + 1 == n,
+            ends_batch: close && i + 1 == n,
             actor: PartyId::platform(),
             effective_at,
-            event: sample_event(seq.0),
+            event: event(seq.0),
         };
         log.append(&record).expect("append");
     }

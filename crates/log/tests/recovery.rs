@@ -3,7 +3,7 @@
 
 use chl_log::{Log, StoreConfig, verify_log_dir, verify_store};
 use chl_model::event::{LedgerCreated, OriginName, PartyRegistered, PublicKey};
-use chl_model::{Event, PartyId, Record, Seq, Text, Timestamp};
+use chl_model::{Event, PartyId, Record, Seq, Text};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,21 +29,8 @@ fn event(seq: u64) -> Event {
     }
 }
 
-/// Appends a batch of `n` records; the last one ends the batch when `close` is set.
 fn append_batch(log: &mut Log, n: u64, close: bool) {
-    for i in 0..n {
-        let seq = log.next_seq();
-        let record = Record {
-            seq,
-            recorded_at: log.clock(),
-            prev: log.head_hash(),
-            ends_batch: close && i + 1 == n,
-            actor: PartyId::platform(),
-            effective_at: Timestamp::parse_rfc3339("2013-03-29T00:00:00Z").unwrap(),
-            event: event(seq.0),
-        };
-        log.append(&record).unwrap();
-    }
+    chl_log::sample::append_batch(log, n, close, event);
 }
 
 fn new_log(dir: &Path) -> Log {
