@@ -571,6 +571,13 @@ impl Ledger {
     }
 }
 
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        // Derived data: losing it costs a catch-up on the next open, nothing more.
+        let _ = self.meta.flush();
+    }
+}
+
 /// A position to roll a batch back to.
 pub struct LedgerMark {
     log: Mark,

@@ -38,8 +38,24 @@ impl MetaDelta {
 }
 
 impl Meta {
+    /// Opens (or creates) the metadata store. sled's background flusher is off: nothing here
+    /// needs durability (it is rebuilt from the log), the ledger flushes after imports and on
+    /// close, and a flusher thread would hold sled's file lock for a while after the ledger is
+    /// dropped, so that reopening in the same process could fail.
     pub fn open(path: &Path) -> sled::Result<Meta> {
-        let db = sled::Config::new().path(path).open()?;
+        let mut attempt = 0;
+        let db = loop {
+            match sled::Config::new().path(path).flush_every_ms(None).open() {
+                // Another handle in this process is still being torn down: wait for it.
+                Err(sled::Error::Io(e))
+                    if attempt < 40 && e.to_string().contains("could not acquire lock") =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                other => break other?,
+            }
+        };
         let tree = db.open_tree("meta")?;
         Ok(Meta { db, tree })
     }
