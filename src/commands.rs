@@ -70,19 +70,13 @@ fn init(data: &Path, origin: Option<String>) -> Result<()> {
     println!("created ledger {} in {}", ledger.origin(), data.display());
     println!("  record 0: ledger_created, hash {}", head.hash);
     println!("  verifier key: {}", ledger.verifier_key());
-    println!(
-        "  signer key: {} (readable by its owner only)",
-        data.join("keys/checkpoint.key").display()
-    );
+    println!("  signer key: {} (readable by its owner only)", data.join("keys/checkpoint.key").display());
     Ok(())
 }
 
 fn input_reader(file: &Path) -> Result<(Box<dyn BufRead>, Option<u64>)> {
     if file == Path::new("-") {
-        return Ok((
-            Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
-            None,
-        ));
+        return Ok((Box::new(BufReader::with_capacity(1 << 20, io::stdin())), None));
     }
     let handle = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = handle.metadata().ok().map(|m| m.len());
@@ -97,24 +91,19 @@ fn import(data: &Path, file: &Path) -> Result<()> {
         let mut ledger = open(data)?;
         ledger.import(input, &mut on_progress)
     } else {
-        Ledger::restore(data, input, LedgerConfig::default(), &mut on_progress).map(
-            |(ledger, outcome)| {
-                println!(
-                    "restored ledger {} in {} from an export (no signer key: an export holds none)",
-                    ledger.origin(),
-                    data.display()
-                );
-                outcome
-            },
-        )
+        Ledger::restore(data, input, LedgerConfig::default(), &mut on_progress).map(|(ledger, outcome)| {
+            println!(
+                "restored ledger {} in {} from an export (no signer key: an export holds none)",
+                ledger.origin(),
+                data.display()
+            );
+            outcome
+        })
     };
     bar.finish_and_clear();
     let outcome = outcome.map_err(|e| match e {
         chl_ledger::ImportError::Ledger(chl_ledger::LedgerError::NoLedger(_)) => {
-            anyhow::anyhow!(
-                "{} holds no ledger (create one with chl init)",
-                data.display()
-            )
+            anyhow::anyhow!("{} holds no ledger (create one with chl init)", data.display())
         }
         other => anyhow::anyhow!("{other}; nothing was appended"),
     })?;
@@ -130,10 +119,7 @@ fn print_import(outcome: &ImportOutcome) {
                 outcome.appended, head.seq, head.hash
             )
         }
-        (_, Some(head)) => println!(
-            "appended 0 records; head seq {}, hash {}",
-            head.seq, head.hash
-        ),
+        (_, Some(head)) => println!("appended 0 records; head seq {}, hash {}", head.seq, head.hash),
         _ => println!("appended 0 records"),
     }
 }
@@ -151,8 +137,7 @@ fn verify(data: &Path) -> Result<()> {
     let started = std::time::Instant::now();
     let outcome = Ledger::verify_at(data, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
-    let summary =
-        outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
+    let summary = outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
     let head = summary.head.expect("a ledger has record 0");
     println!(
         "verified {} records (seq 0 to {}) in {:.2} s: every record decodes, every hash and link holds; head hash {}",
@@ -169,8 +154,7 @@ fn verify_file(file: &Path) -> Result<()> {
     let bar = progress::bar(None, "records");
     let outcome = chl_log::verify_export(input, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
-    let summary =
-        outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
+    let summary = outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
     match summary.head {
         Some((seq, hash)) => println!(
             "verified {} records of {} (seq 0 to {seq}): every hash recomputed from the content, every link holds; head hash {hash}",
@@ -228,9 +212,8 @@ fn demo(explicit_data: Option<PathBuf>) -> Result<()> {
         init(&data, Some("demo.channel-ledger.example".into()))?;
         println!("$ chl import replay/samples/acme-channel.jsonl");
         let mut ledger = open(&data)?;
-        let outcome = ledger
-            .import(SAMPLE_HISTORY.as_bytes(), &mut |_| {})
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let outcome =
+            ledger.import(SAMPLE_HISTORY.as_bytes(), &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
         print_import(&outcome);
     }
     println!("$ chl verify");
@@ -240,9 +223,6 @@ fn demo(explicit_data: Option<PathBuf>) -> Result<()> {
     println!("$ chl export --from 0 --to 2");
     export(&data, Some(0), Some(2))?;
     io::stdout().flush()?;
-    println!(
-        "next: CHL_DATA={} chl export | chl verify --file -",
-        data.display()
-    );
+    println!("next: CHL_DATA={} chl export | chl verify --file -", data.display());
     Ok(())
 }

@@ -13,9 +13,7 @@ pub fn bar(total: Option<u64>, unit: &str) -> ProgressBar {
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
     };
     let template = if total.is_some() {
-        format!(
-            "{{spinner}} [{{bar:40}}] {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, {{eta}} left)"
-        )
+        format!("{{spinner}} [{{bar:40}}] {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, {{eta}} left)")
     } else {
         format!("{{spinner}} {{human_pos}} {unit} ({{per_sec}})")
     };
@@ -25,17 +23,9 @@ pub fn bar(total: Option<u64>, unit: &str) -> ProgressBar {
         } else {
             "{spinner} {bytes} ({bytes_per_sec})"
         };
-        bar.set_style(
-            ProgressStyle::with_template(template)
-                .unwrap()
-                .progress_chars("=> "),
-        );
+        bar.set_style(ProgressStyle::with_template(template).unwrap().progress_chars("=> "));
     } else {
-        bar.set_style(
-            ProgressStyle::with_template(&template)
-                .unwrap()
-                .progress_chars("=> "),
-        );
+        bar.set_style(ProgressStyle::with_template(&template).unwrap().progress_chars("=> "));
     }
     bar
 }

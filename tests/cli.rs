@@ -27,19 +27,11 @@ fn rfc3339(unix_secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 fn party(id: &str) -> String {
@@ -77,43 +69,19 @@ fn init_creates_a_ledger_with_a_private_key_and_record_0() {
     let dir = ledger_in(&scratch);
     let run = chl(&dir, &["init", "--origin", ORIGIN]).ok();
 
-    assert!(
-        run.stdout.contains(ORIGIN),
-        "init names the origin: {run:#?}"
-    );
-    let record0 = run
-        .stdout
-        .lines()
-        .find(|l| l.contains("record 0"))
-        .expect("init names record 0");
+    assert!(run.stdout.contains(ORIGIN), "init names the origin: {run:#?}");
+    let record0 = run.stdout.lines().find(|l| l.contains("record 0")).expect("init names record 0");
     let hash = record0.rsplit(' ').next().unwrap();
-    assert!(
-        is_hex(hash, 64),
-        "record 0's hash is 64 hex digits: {record0:?}"
-    );
-    let vkey_line = run
-        .stdout
-        .lines()
-        .find(|l| l.contains("verifier key"))
-        .expect("init names the verifier key");
+    assert!(is_hex(hash, 64), "record 0's hash is 64 hex digits: {record0:?}");
+    let vkey_line =
+        run.stdout.lines().find(|l| l.contains("verifier key")).expect("init names the verifier key");
     let vkey = vkey_line.rsplit(' ').next().unwrap();
-    assert!(
-        vkey.starts_with(&format!("{ORIGIN}+")),
-        "verifier key is for the origin: {vkey_line:?}"
-    );
+    assert!(vkey.starts_with(&format!("{ORIGIN}+")), "verifier key is for the origin: {vkey_line:?}");
 
     // The private key exists and is readable by its owner only.
     let key = dir.join("keys/checkpoint.key");
-    let mode = fs::metadata(&key)
-        .expect("keys/checkpoint.key exists")
-        .permissions()
-        .mode();
-    assert_eq!(
-        mode & 0o777,
-        0o600,
-        "checkpoint.key has mode {:o}",
-        mode & 0o777
-    );
+    let mode = fs::metadata(&key).expect("keys/checkpoint.key exists").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "checkpoint.key has mode {:o}", mode & 0o777);
 
     // What init printed is what the ledger holds.
     let lines = parse_lines(&export(&dir));
@@ -135,22 +103,11 @@ fn a_second_init_on_the_same_directory_is_refused_and_changes_nothing() {
     let key_before = fs::read(dir.join("keys/checkpoint.key")).unwrap();
     let export_before = export(&dir);
 
-    for args in [
-        &["init", "--origin", ORIGIN][..],
-        &["init", "--origin", "another.example"],
-        &["init"],
-    ] {
+    for args in [&["init", "--origin", ORIGIN][..], &["init", "--origin", "another.example"], &["init"]] {
         let run = chl(&dir, args);
         assert_eq!(run.code, 1, "{args:?}: {run:#?}");
-        assert!(
-            run.stderr.contains("already holds a ledger"),
-            "{args:?}: {run:#?}"
-        );
-        assert_eq!(
-            fs::read(&segment).unwrap(),
-            log_before,
-            "{args:?} changed the log"
-        );
+        assert!(run.stderr.contains("already holds a ledger"), "{args:?}: {run:#?}");
+        assert_eq!(fs::read(&segment).unwrap(), log_before, "{args:?} changed the log");
         assert_eq!(
             fs::read(dir.join("keys/checkpoint.key")).unwrap(),
             key_before,
@@ -182,52 +139,29 @@ fn importing_the_sample_appends_40_records_and_export_prints_41_chained_lines() 
     let mut prev = "0".repeat(64);
     for (i, line) in lines.iter().enumerate() {
         assert_eq!(seq_of(line), i as u64, "lines are in seq order");
-        assert_eq!(
-            line["prev"],
-            prev.as_str(),
-            "seq {i} links to the line before"
-        );
+        assert_eq!(line["prev"], prev.as_str(), "seq {i} links to the line before");
         prev = line["hash"].as_str().unwrap().to_owned();
         assert!(is_hex(&prev, 64));
         if i > 0 {
             let submitted: Value = serde_json::from_str(&sample[i - 1]).unwrap();
-            assert_eq!(
-                line["type"], submitted["type"],
-                "seq {i} is sample line {i}"
-            );
-            assert_eq!(
-                line["actor"], submitted["actor"],
-                "seq {i} is sample line {i}"
-            );
+            assert_eq!(line["type"], submitted["type"], "seq {i} is sample line {i}");
+            assert_eq!(line["actor"], submitted["actor"], "seq {i} is sample line {i}");
         }
     }
     // The import named the new head.
     let head = lines[40]["hash"].as_str().unwrap();
-    assert!(
-        run.stdout.contains(&format!("head seq 40, hash {head}")),
-        "{run:#?}"
-    );
+    assert!(run.stdout.contains(&format!("head seq 40, hash {head}")), "{run:#?}");
     // One import is one batch.
     assert!(lines[1..40].iter().all(|l| l["ends_batch"] == false));
     assert_eq!(lines[40]["ends_batch"], true);
 
     let verify = chl(&dir, &["verify"]).ok();
     assert!(verify.stdout.contains("verified 41 records"), "{verify:#?}");
-    assert!(
-        verify.stdout.contains(head),
-        "the summary names the head hash: {verify:#?}"
-    );
+    assert!(verify.stdout.contains(head), "the summary names the head hash: {verify:#?}");
 
     // A range of the export.
-    let part = chl(&dir, &["export", "--from", "5", "--to", "7"])
-        .ok()
-        .stdout;
-    let expected: String = text
-        .lines()
-        .skip(5)
-        .take(3)
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let part = chl(&dir, &["export", "--from", "5", "--to", "7"]).ok().stdout;
+    let expected: String = text.lines().skip(5).take(3).map(|l| format!("{l}\n")).collect();
     assert_eq!(part, expected);
 }
 
@@ -245,17 +179,8 @@ fn an_export_restored_into_an_empty_directory_exports_byte_identically() {
     assert!(run.stdout.contains("restored"), "{run:#?}");
     assert!(run.stdout.contains("appended 41 records"), "{run:#?}");
 
-    assert_eq!(
-        export(&b),
-        export_a,
-        "the restored ledger exports the same bytes"
-    );
-    assert!(
-        chl(&b, &["verify"])
-            .ok()
-            .stdout
-            .contains("verified 41 records")
-    );
+    assert_eq!(export(&b), export_a, "the restored ledger exports the same bytes");
+    assert!(chl(&b, &["verify"]).ok().stdout.contains("verified 41 records"));
     assert_eq!(chl(&b, &["key"]).ok().stdout, chl(&a, &["key"]).ok().stdout);
 
     // The same export cannot be appended to a ledger that already holds it.
@@ -271,23 +196,14 @@ fn restoring_a_tampered_or_truncated_export_is_refused_and_creates_no_ledger() {
     let export_a = export(&a);
 
     // Cut inside the import's batch: seq 0 to 20.
-    let cut: String = export_a
-        .lines()
-        .take(21)
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let cut: String = export_a.lines().take(21).map(|l| format!("{l}\n")).collect();
     let cut_file = scratch.path().join("cut.jsonl");
     fs::write(&cut_file, &cut).unwrap();
     let c = scratch.path().join("from-cut");
     let run = chl(&c, &["import", cut_file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(run.stderr.contains("ends_batch"), "{run:#?}");
-    assert_eq!(
-        chl(&c, &["status"]).code,
-        1,
-        "no ledger was left behind in {}",
-        c.display()
-    );
+    assert_eq!(chl(&c, &["status"]).code, 1, "no ledger was left behind in {}", c.display());
 
     // A changed record (line 11, seq 10).
     let mut lines: Vec<Value> = parse_lines(&export_a);
@@ -298,16 +214,8 @@ fn restoring_a_tampered_or_truncated_export_is_refused_and_creates_no_ledger() {
     let d = scratch.path().join("from-tampered");
     let run = chl(&d, &["import", tampered_file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("line 11:") && run.stderr.contains("hash"),
-        "{run:#?}"
-    );
-    assert_eq!(
-        chl(&d, &["status"]).code,
-        1,
-        "no ledger was left behind in {}",
-        d.display()
-    );
+    assert!(run.stderr.contains("line 11:") && run.stderr.contains("hash"), "{run:#?}");
+    assert_eq!(chl(&d, &["status"]).code, 1, "no ledger was left behind in {}", d.display());
 }
 
 // ---- 4. verify --file ---------------------------------------------------------------------
@@ -325,9 +233,7 @@ fn nudge_time(text: &str) -> String {
     let mut chars: Vec<char> = text.chars().collect();
     let n = chars.len();
     assert_eq!(chars[n - 1], 'Z', "time {text}");
-    let d = chars[n - 2]
-        .to_digit(10)
-        .expect("time ends in a digit then Z");
+    let d = chars[n - 2].to_digit(10).expect("time ends in a digit then Z");
     chars[n - 2] = char::from_digit((d + 5) % 10, 10).unwrap();
     chars.into_iter().collect()
 }
@@ -359,17 +265,8 @@ fn other_type(name: &str) -> &'static str {
     }
 }
 
-const TAMPERED_FIELDS: [&str; 9] = [
-    "recorded_at",
-    "actor",
-    "effective_at",
-    "data",
-    "prev",
-    "hash",
-    "type",
-    "ends_batch",
-    "version",
-];
+const TAMPERED_FIELDS: [&str; 9] =
+    ["recorded_at", "actor", "effective_at", "data", "prev", "hash", "type", "ends_batch", "version"];
 
 fn tamper(line: &mut Value, field: &str) {
     match field {
@@ -394,7 +291,10 @@ fn tamper(line: &mut Value, field: &str) {
             let b = line["ends_batch"].as_bool().unwrap();
             line["ends_batch"] = Value::from(!b);
         }
-        "version" => line["version"] = Value::from(2),
+        "version" => {
+            let v = line["version"].as_u64().unwrap();
+            line["version"] = Value::from(v + 1);
+        }
         other => panic!("no tamper for {other}"),
     }
 }
@@ -422,13 +322,7 @@ fn verify_file_accepts_an_untouched_export_and_names_the_seq_of_every_edited_fie
             let file: String = raw
                 .iter()
                 .enumerate()
-                .map(|(j, l)| {
-                    if j == i {
-                        format!("{edited}\n")
-                    } else {
-                        format!("{l}\n")
-                    }
-                })
+                .map(|(j, l)| if j == i { format!("{edited}\n") } else { format!("{l}\n") })
                 .collect();
             let run = verify_file_bytes(file.as_bytes());
             assert_names_seq(&run, i as u64, &format!("seq {i}, field {field}"));
@@ -454,11 +348,7 @@ fn verify_file_names_the_seq_where_a_line_was_deleted_swapped_or_repeated() {
     }
     // Without its last line the file ends inside the import's batch, at seq 39.
     let ls = &lines[..40];
-    assert_names_seq(
-        &verify_file_bytes(join(ls).as_bytes()),
-        39,
-        "last line deleted",
-    );
+    assert_names_seq(&verify_file_bytes(join(ls).as_bytes()), 39, "last line deleted");
 
     for k in [0usize, 1, 19, 39] {
         let mut ls = lines.clone();
@@ -550,29 +440,15 @@ fn a_refused_import_names_the_line_and_field_and_appends_nothing() {
         lines.extend((*k + 1..*k + 3).map(|j| party(&format!("p-{n}-{j}"))));
         accepted.extend(lines.iter().filter(|l| *l != bad).cloned());
         let file = scratch.path().join(format!("refused-{n}.jsonl"));
-        fs::write(
-            &file,
-            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
-        )
-        .unwrap();
+        fs::write(&file, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
 
         let run = chl(&dir, &["import", file.to_str().unwrap()]);
         assert_eq!(run.code, 1, "case {n} ({bad}): {run:#?}");
-        assert!(
-            run.stderr.contains(&format!("line {k}:")),
-            "case {n}: stderr names line {k}: {run:#?}"
-        );
+        assert!(run.stderr.contains(&format!("line {k}:")), "case {n}: stderr names line {k}: {run:#?}");
         if let Some(field) = field {
-            assert!(
-                run.stderr.contains(field),
-                "case {n}: stderr names {field}: {run:#?}"
-            );
+            assert!(run.stderr.contains(field), "case {n}: stderr names {field}: {run:#?}");
         }
-        assert_eq!(
-            run.stderr.lines().count(),
-            1,
-            "case {n}: one sentence: {run:#?}"
-        );
+        assert_eq!(run.stderr.lines().count(), 1, "case {n}: one sentence: {run:#?}");
         assert_eq!(export(&dir), before, "case {n}: nothing was appended");
     }
 
@@ -584,28 +460,14 @@ fn a_refused_import_names_the_line_and_field_and_appends_nothing() {
     fs::write(&file, bytes).unwrap();
     let run = chl(&dir, &["import", file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("line 3:") && run.stderr.contains("UTF-8"),
-        "{run:#?}"
-    );
+    assert!(run.stderr.contains("line 3:") && run.stderr.contains("UTF-8"), "{run:#?}");
     assert_eq!(export(&dir), before);
 
     // The same lines without the bad ones are accepted: each refusal was the bad line's.
     let file = scratch.path().join("accepted.jsonl");
-    fs::write(
-        &file,
-        accepted
-            .iter()
-            .map(|l| format!("{l}\n"))
-            .collect::<String>(),
-    )
-    .unwrap();
+    fs::write(&file, accepted.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
     let run = chl(&dir, &["import", file.to_str().unwrap()]).ok();
-    assert!(
-        run.stdout
-            .contains(&format!("appended {} records", accepted.len())),
-        "{run:#?}"
-    );
+    assert!(run.stdout.contains(&format!("appended {} records", accepted.len())), "{run:#?}");
 }
 
 #[test]
@@ -627,10 +489,7 @@ fn effective_at_up_to_5_minutes_ahead_is_accepted_and_further_ahead_is_refused()
     fs::write(&file, format!("{line}\n")).unwrap();
     let run = chl(&dir, &["import", file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains("line 1:") && run.stderr.contains("effective_at"),
-        "{run:#?}"
-    );
+    assert!(run.stderr.contains("line 1:") && run.stderr.contains("effective_at"), "{run:#?}");
     assert_eq!(export(&dir), before);
 }
 
@@ -673,10 +532,7 @@ fn importing_submissions_into_a_directory_without_a_ledger_says_to_run_init() {
     let run = chl(&dir, &["import", sample_path().to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert_eq!(chl(&dir, &["status"]).code, 1, "no ledger was created");
-    assert!(
-        run.stderr.contains("holds no ledger") && run.stderr.contains("chl init"),
-        "{run:#?}"
-    );
+    assert!(run.stderr.contains("holds no ledger") && run.stderr.contains("chl init"), "{run:#?}");
 }
 
 // ---- 6. tamper: flipped bytes in the segment file -----------------------------------------
@@ -710,8 +566,7 @@ fn flip_positions(segment: &[u8]) -> Vec<(usize, u64)> {
     }
     let mut rng = SplitMix(0xC41_1ED6E5);
     while out.len() < 60 {
-        let p = SEGMENT_HEADER_BYTES
-            + rng.below((segment.len() - SEGMENT_HEADER_BYTES) as u64) as usize;
+        let p = SEGMENT_HEADER_BYTES + rng.below((segment.len() - SEGMENT_HEADER_BYTES) as u64) as usize;
         let seq = frames.iter().position(|&(s, e)| s <= p && p < e).unwrap();
         out.push((p, seq as u64));
     }
@@ -728,10 +583,7 @@ fn a_flipped_byte_anywhere_in_the_log_fails_verify_naming_the_seq_of_its_frame()
     let name = segment_path.file_name().unwrap().to_owned();
     let positions = flip_positions(&segment);
     assert_eq!(positions.len(), 60);
-    assert!(
-        positions.iter().any(|&(_, seq)| seq == 40),
-        "the last frame is covered"
-    );
+    assert!(positions.iter().any(|&(_, seq)| seq == 40), "the last frame is covered");
 
     let mut failures = Vec::new();
     for (n, &(pos, seq)) in positions.iter().enumerate() {
@@ -777,14 +629,8 @@ fn opening_a_ledger_whose_last_frame_is_flipped_never_shortens_it_silently() {
     // acknowledged): it is damage, not a torn write. Nothing is cut; the ledger opens
     // read-only below the damage and says so.
     let (records, run) = status_records(&dir);
-    assert_eq!(
-        records, 40,
-        "records before the damage stay readable: {run:#?}"
-    );
-    assert!(
-        run.stderr.contains("damaged at seq 40"),
-        "the operator is told: {run:#?}"
-    );
+    assert_eq!(records, 40, "records before the damage stay readable: {run:#?}");
+    assert!(run.stderr.contains("damaged at seq 40"), "the operator is told: {run:#?}");
     assert_eq!(fs::read(&segment_path).unwrap(), bytes, "nothing was cut");
     let import = chl(&dir, &["import", "-"]);
     assert_eq!(import.code, 1, "writes are refused: {import:#?}");
@@ -810,12 +656,7 @@ fn commands_on_a_ledger_damaged_before_its_tail_name_the_damaged_seq_and_change_
     fs::write(&file, format!("{}\n", party("p-on-damaged"))).unwrap();
     for seq in [2usize, 20] {
         let (copy, damaged) = damaged_copy(&dir, scratch.path(), seq);
-        for args in [
-            &["status"][..],
-            &["export"],
-            &["key"],
-            &["import", file.to_str().unwrap()],
-        ] {
+        for args in [&["status"][..], &["export"], &["key"], &["import", file.to_str().unwrap()]] {
             let run = chl(&copy, args);
             if run.code != 0 {
                 assert_eq!(run.code, 1, "{args:?}: {run:#?}");
@@ -828,17 +669,9 @@ fn commands_on_a_ledger_damaged_before_its_tail_name_the_damaged_seq_and_change_
             if args[0] == "import" {
                 assert_eq!(run.code, 1, "a damaged ledger refuses writes: {run:#?}");
             }
-            assert_eq!(
-                fs::read(only_segment(&copy)).unwrap(),
-                damaged,
-                "{args:?} changed the damaged log"
-            );
+            assert_eq!(fs::read(only_segment(&copy)).unwrap(), damaged, "{args:?} changed the damaged log");
         }
-        assert_names_seq(
-            &chl(&copy, &["verify"]),
-            seq as u64,
-            "verify of the damaged ledger",
-        );
+        assert_names_seq(&chl(&copy, &["verify"]), seq as u64, "verify of the damaged ledger");
     }
 }
 
@@ -847,14 +680,8 @@ fn a_ledger_damaged_before_its_tail_opens_read_only_and_warns() {
     let (scratch, dir) = sample_ledger();
     let (copy, _) = damaged_copy(&dir, scratch.path(), 2);
     let run = chl(&copy, &["status"]);
-    assert_eq!(
-        run.code, 0,
-        "status opens a damaged ledger read-only: {run:#?}"
-    );
-    assert!(
-        run.stderr.contains("damaged") && first_named_seq(&run.stderr) == Some(2),
-        "{run:#?}"
-    );
+    assert_eq!(run.code, 0, "status opens a damaged ledger read-only: {run:#?}");
+    assert!(run.stderr.contains("damaged") && first_named_seq(&run.stderr) == Some(2), "{run:#?}");
 }
 
 // ---- 7. torn tail -------------------------------------------------------------------------
@@ -864,20 +691,13 @@ fn frames_of_next_batch(dir: &Path, scratch: &Path, lines: &[String]) -> Vec<Vec
     let copy = scratch.join("next-batch");
     copy_dir(dir, &copy);
     let file = scratch.join("next-batch.jsonl");
-    fs::write(
-        &file,
-        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
-    )
-    .unwrap();
+    fs::write(&file, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
     chl(&copy, &["import", file.to_str().unwrap()]).ok();
     let before = frame_ranges(&fs::read(only_segment(dir)).unwrap()).len();
     let bytes = fs::read(only_segment(&copy)).unwrap();
     let frames = frame_ranges(&bytes);
     fs::remove_dir_all(&copy).unwrap();
-    frames[before..]
-        .iter()
-        .map(|&(s, e)| bytes[s..e].to_vec())
-        .collect()
+    frames[before..].iter().map(|&(s, e)| bytes[s..e].to_vec()).collect()
 }
 
 #[test]
@@ -890,25 +710,16 @@ fn a_torn_tail_is_cut_by_the_next_command_which_says_so_and_the_records_verify()
     let f41 = &frames[0];
 
     let mut tails: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "text garbage",
-            b"this is not a frame, just bytes that a crash left behind\n".to_vec(),
-        ),
+        ("text garbage", b"this is not a frame, just bytes that a crash left behind\n".to_vec()),
         ("zeros", vec![0u8; 4096]),
         ("magic only", FRAME_MAGIC.to_vec()),
         ("magic and length", f41[..8].to_vec()),
         ("half a frame", f41[..f41.len() / 2].to_vec()),
-        (
-            "all but the last byte of a frame",
-            f41[..f41.len() - 1].to_vec(),
-        ),
+        ("all but the last byte of a frame", f41[..f41.len() - 1].to_vec()),
     ];
     let mut unfinished = frames[0].clone();
     unfinished.extend_from_slice(&frames[1]);
-    tails.push((
-        "two whole frames of an unfinished batch",
-        unfinished.clone(),
-    ));
+    tails.push(("two whole frames of an unfinished batch", unfinished.clone()));
     unfinished.extend_from_slice(&frames[2][..frames[2].len() - 7]);
     tails.push(("two whole frames and a torn third", unfinished));
 
@@ -926,39 +737,21 @@ fn a_torn_tail_is_cut_by_the_next_command_which_says_so_and_the_records_verify()
         let early = chl(&copy, &["verify"]);
         if early.code != 0 {
             assert_eq!(early.code, 1, "{what}: {early:#?}");
-            assert!(
-                first_named_seq(&early.stderr).is_some_and(|s| s >= 41),
-                "{what}: {early:#?}"
-            );
+            assert!(first_named_seq(&early.stderr).is_some_and(|s| s >= 41), "{what}: {early:#?}");
         } else {
-            assert!(
-                early.stdout.contains("verified 41 records"),
-                "{what}: {early:#?}"
-            );
+            assert!(early.stdout.contains("verified 41 records"), "{what}: {early:#?}");
         }
 
         let run = chl(&copy, &["export"]);
         assert_eq!(run.code, 0, "{what}: the next command succeeds: {run:#?}");
-        assert!(
-            run.stderr.contains("recovered"),
-            "{what}: stderr says it recovered: {run:#?}"
-        );
-        assert_eq!(
-            run.stdout, original,
-            "{what}: the original records, unchanged"
-        );
+        assert!(run.stderr.contains("recovered"), "{what}: stderr says it recovered: {run:#?}");
+        assert_eq!(run.stdout, original, "{what}: the original records, unchanged");
         assert_eq!(
             fs::read(copy.join("log").join(&segment_name)).unwrap(),
             segment,
             "{what}: the tail was cut"
         );
-        assert!(
-            chl(&copy, &["verify"])
-                .ok()
-                .stdout
-                .contains("verified 41 records"),
-            "{what}"
-        );
+        assert!(chl(&copy, &["verify"]).ok().stdout.contains("verified 41 records"), "{what}");
 
         // And the ledger takes writes again, continuing from seq 40.
         let file = scratch.path().join(format!("after-torn-{n}.jsonl"));
@@ -1003,10 +796,7 @@ fn an_import_killed_with_sigkill_leaves_all_or_none_of_its_records() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL; fails only if it has already exited
         let status = child.wait().unwrap();
-        let seg_bytes: u64 = segment_files(&dir)
-            .iter()
-            .map(|p| fs::metadata(p).unwrap().len())
-            .sum();
+        let seg_bytes: u64 = segment_files(&dir).iter().map(|p| fs::metadata(p).unwrap().len()).sum();
 
         // Before anything recovers the log, verify may report the unacknowledged tail, but
         // never damage among the acknowledged records.
@@ -1026,18 +816,9 @@ fn an_import_killed_with_sigkill_leaves_all_or_none_of_its_records() {
         );
         let verify = chl(&dir, &["verify"]);
         assert_eq!(verify.code, 0, "after {delay_ms} ms: {verify:#?}");
-        assert!(
-            verify
-                .stdout
-                .contains(&format!("verified {records} records")),
-            "{verify:#?}"
-        );
+        assert!(verify.stdout.contains(&format!("verified {records} records")), "{verify:#?}");
         if records == 41 {
-            assert_eq!(
-                export(&dir),
-                base_export,
-                "after {delay_ms} ms: the ledger is as before the import"
-            );
+            assert_eq!(export(&dir), base_export, "after {delay_ms} ms: the ledger is as before the import");
         }
         outcomes.push(format!(
             "{delay_ms} ms: exit {status}, {seg_bytes} segment bytes, {records} records{}",
@@ -1084,11 +865,6 @@ fn key_prints_a_signed_note_verifier_key_and_status_json_counts_41_records() {
     assert_eq!(doc["verifier_key"], vkey);
     assert_eq!(doc["by_type"]["ledger_created"], 1);
     assert_eq!(doc["by_type"]["party_registered"], 6);
-    let total: u64 = doc["by_type"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let total: u64 = doc["by_type"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(total, 41);
 }

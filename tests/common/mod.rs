@@ -55,12 +55,7 @@ pub fn chl_command() -> Command {
 
 /// Runs `chl --data DIR ARGS...`.
 pub fn chl(dir: &Path, args: &[&str]) -> Run {
-    let out = chl_command()
-        .arg("--data")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run chl");
+    let out = chl_command().arg("--data").arg(dir).args(args).output().expect("run chl");
     Run::from_output(out)
 }
 
@@ -111,10 +106,7 @@ pub fn sample_lines() -> Vec<String> {
 }
 
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("chl-cli-test-")
-        .tempdir()
-        .expect("create a scratch directory")
+    tempfile::Builder::new().prefix("chl-cli-test-").tempdir().expect("create a scratch directory")
 }
 
 /// The ledger directory inside a scratch directory (not yet created).
@@ -183,10 +175,7 @@ pub fn frame_ranges(segment: &[u8]) -> Vec<(usize, usize)> {
         assert_eq!(segment[at..at + 4], FRAME_MAGIC, "no frame magic at {at}");
         let len = u32::from_le_bytes(segment[at + 4..at + 8].try_into().unwrap()) as usize;
         let end = at + FRAME_HEADER_BYTES + len + FRAME_TRAILER_BYTES;
-        assert!(
-            end <= segment.len(),
-            "frame at {at} runs past the end of the file"
-        );
+        assert!(end <= segment.len(), "frame at {at} runs past the end of the file");
         out.push((at, end));
         at = end;
     }
@@ -264,16 +253,10 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
 
 /// Whether `text` is `len` lower-case hex digits.
 pub fn is_hex(text: &str, len: usize) -> bool {
-    text.len() == len
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == len && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The export lines parsed as JSON.
 pub fn parse_lines(export: &str) -> Vec<serde_json::Value> {
-    export
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an export line is JSON"))
-        .collect()
+    export.lines().map(|l| serde_json::from_str(l).expect("an export line is JSON")).collect()
 }

@@ -14,11 +14,7 @@ fn sample_submissions(n: u64) -> Vec<u8> {
     let effective_at = Some(Timestamp::parse_rfc3339("2013-11-11T00:00:00Z").unwrap());
     let mut out = Vec::with_capacity(n as usize * 330);
     for i in 1..=n {
-        let submission = Submission {
-            actor: PartyId::platform(),
-            effective_at,
-            event: sample_event(i),
-        };
+        let submission = Submission { actor: PartyId::platform(), effective_at, event: sample_event(i) };
         submission.write_json(&mut out).unwrap();
         out.push(b'\n');
     }
@@ -30,12 +26,8 @@ fn bench_dir() -> tempfile::TempDir {
 }
 
 fn new_ledger(root: &std::path::Path) -> Ledger {
-    Ledger::init(
-        root,
-        OriginName::parse("bench.channel-ledger.example").unwrap(),
-        LedgerConfig::default(),
-    )
-    .unwrap()
+    Ledger::init(root, OriginName::parse("bench.channel-ledger.example").unwrap(), LedgerConfig::default())
+        .unwrap()
 }
 
 fn verify_and_import(c: &mut Criterion) {
@@ -58,9 +50,7 @@ fn verify_and_import(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(RECORDS));
-    group.bench_function("verify", |b| {
-        b.iter(|| Ledger::verify_at(&root, &mut |_| {}).unwrap().unwrap())
-    });
+    group.bench_function("verify", |b| b.iter(|| Ledger::verify_at(&root, &mut |_| {}).unwrap().unwrap()));
     group.throughput(Throughput::Elements(RECORDS - 1));
     group.bench_function("import_form_checked", |b| {
         b.iter_batched(

@@ -22,10 +22,7 @@ pub struct CommitterConfig {
 
 impl Default for CommitterConfig {
     fn default() -> Self {
-        CommitterConfig {
-            max_group_records: 10_000,
-            queue_depth: 4096,
-        }
+        CommitterConfig { max_group_records: 10_000, queue_depth: 4096 }
     }
 }
 
@@ -83,11 +80,7 @@ impl Committer {
             .name("chl-writer".into())
             .spawn(move || write_loop(ledger, requests, config, &writer_stats))
             .expect("spawn the writer thread");
-        Committer {
-            queue: Some(queue),
-            writer: Some(writer),
-            stats,
-        }
+        Committer { queue: Some(queue), writer: Some(writer), stats }
     }
 
     pub fn stats(&self) -> &CommitStats {
@@ -101,16 +94,8 @@ impl Committer {
         submissions: Vec<Submission>,
         reply: impl FnOnce(Result<BatchOutcome, BatchError>) + Send + 'static,
     ) {
-        let request = Request {
-            submissions,
-            reply: Box::new(reply),
-        };
-        if let Err(mpsc::SendError(request)) = self
-            .queue
-            .as_ref()
-            .expect("committer running")
-            .send(request)
-        {
+        let request = Request { submissions, reply: Box::new(reply) };
+        if let Err(mpsc::SendError(request)) = self.queue.as_ref().expect("committer running").send(request) {
             (request.reply)(Err(BatchError::Closed));
         }
     }
@@ -127,11 +112,7 @@ impl Committer {
     /// Lets the queue drain, stops the writer and hands the ledger back.
     pub fn shutdown(mut self) -> Ledger {
         self.queue.take();
-        self.writer
-            .take()
-            .expect("writer")
-            .join()
-            .expect("the writer thread panicked")
+        self.writer.take().expect("writer").join().expect("the writer thread panicked")
     }
 }
 
@@ -166,11 +147,8 @@ fn write_loop(
             staged_any |= matches!(&result, Ok(outcome) if !outcome.records.is_empty());
             answers.push((request.reply, result));
         }
-        let committed = if staged_any {
-            ledger.commit().map(drop).map_err(|e| e.to_string())
-        } else {
-            Ok(())
-        };
+        let committed =
+            if staged_any { ledger.commit().map(drop).map_err(|e| e.to_string()) } else { Ok(()) };
         if staged_any && committed.is_ok() {
             stats.groups.fetch_add(1, Ordering::Relaxed);
         }
@@ -178,9 +156,7 @@ fn write_loop(
             match (&committed, &result) {
                 (Ok(()), Ok(outcome)) => {
                     stats.batches.fetch_add(1, Ordering::Relaxed);
-                    stats
-                        .records
-                        .fetch_add(outcome.records.len() as u64, Ordering::Relaxed);
+                    stats.records.fetch_add(outcome.records.len() as u64, Ordering::Relaxed);
                 }
                 (_, Err(BatchError::Refused { .. })) => {
                     stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -196,10 +172,7 @@ fn write_loop(
     ledger
 }
 
-fn stage_batch(
-    ledger: &mut Ledger,
-    submissions: Vec<Submission>,
-) -> Result<BatchOutcome, BatchError> {
+fn stage_batch(ledger: &mut Ledger, submissions: Vec<Submission>) -> Result<BatchOutcome, BatchError> {
     let mark = ledger.mark();
     let last = submissions.len().saturating_sub(1);
     let mut records = Vec::with_capacity(submissions.len());
@@ -210,9 +183,7 @@ fn stage_batch(
                 let rolled_back = ledger.rollback_to(mark);
                 return Err(match (e, rolled_back) {
                     (_, Err(failed)) => BatchError::Failed(failed.to_string()),
-                    (StageError::Refused(refusal), Ok(())) => {
-                        BatchError::Refused { index, refusal }
-                    }
+                    (StageError::Refused(refusal), Ok(())) => BatchError::Refused { index, refusal },
                     (StageError::Failed(failed), Ok(())) => BatchError::Failed(failed.to_string()),
                 });
             }

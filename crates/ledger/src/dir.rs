@@ -18,9 +18,7 @@ pub struct LedgerDir {
 
 impl LedgerDir {
     pub fn new(root: &Path) -> LedgerDir {
-        LedgerDir {
-            root: root.to_owned(),
-        }
+        LedgerDir { root: root.to_owned() }
     }
 
     pub fn root(&self) -> &Path {
@@ -55,12 +53,7 @@ impl LedgerDir {
     /// Takes the directory's exclusive lock, or says who holds it.
     pub fn lock(&self) -> io::Result<DirLock> {
         let path = self.lock_file();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -71,11 +64,7 @@ impl LedgerDir {
                     format!(
                         "the ledger in {} is in use by another process{}",
                         self.root.display(),
-                        if holder.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (pid {holder})")
-                        }
+                        if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
                     ),
                 ));
             }

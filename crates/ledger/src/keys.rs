@@ -31,10 +31,7 @@ impl CheckpointKey {
     pub fn generate(name: OriginName) -> Result<CheckpointKey, getrandom::Error> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)?;
-        Ok(CheckpointKey {
-            name,
-            signing: SigningKey::from_bytes(&seed),
-        })
+        Ok(CheckpointKey { name, signing: SigningKey::from_bytes(&seed) })
     }
 
     pub fn name(&self) -> &OriginName {
@@ -64,25 +61,16 @@ impl CheckpointKey {
             .ok_or(KeyError("it does not start with PRIVATE+KEY+"))?;
         // Names never hold '+', but base64 may: split from the left.
         let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(material)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(name), Some(id), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(KeyError("expected name+id+key"));
         };
-        let name =
-            OriginName::parse(name).map_err(|_| KeyError("the key name is not a valid origin"))?;
-        let material = BASE64
-            .decode(material)
-            .map_err(|_| KeyError("the key is not base64"))?;
+        let name = OriginName::parse(name).map_err(|_| KeyError("the key name is not a valid origin"))?;
+        let material = BASE64.decode(material).map_err(|_| KeyError("the key is not base64"))?;
         let [ALG_ED25519, seed @ ..] = material.as_slice() else {
             return Err(KeyError("the key is not an Ed25519 key"));
         };
-        let seed: [u8; 32] = seed
-            .try_into()
-            .map_err(|_| KeyError("an Ed25519 seed has 32 bytes"))?;
-        let key = CheckpointKey {
-            name,
-            signing: SigningKey::from_bytes(&seed),
-        };
+        let seed: [u8; 32] = seed.try_into().map_err(|_| KeyError("an Ed25519 seed has 32 bytes"))?;
+        let key = CheckpointKey { name, signing: SigningKey::from_bytes(&seed) };
         if format!("{:08x}", key_id(&key.name, &key.public_key())) != id {
             return Err(KeyError("the key id does not match the key"));
         }
@@ -102,11 +90,7 @@ pub fn random_origin() -> Result<OriginName, getrandom::Error> {
 pub fn verifier_string(name: &OriginName, public_key: &PublicKey) -> String {
     let mut material = vec![ALG_ED25519];
     material.extend_from_slice(&public_key.0);
-    format!(
-        "{name}+{:08x}+{}",
-        key_id(name, public_key),
-        BASE64.encode(material)
-    )
+    format!("{name}+{:08x}+{}", key_id(name, public_key), BASE64.encode(material))
 }
 
 /// First four bytes of SHA-256(name || "\n" || 0x01 || public key), big-endian.
@@ -126,8 +110,7 @@ mod tests {
 
     #[test]
     fn signer_string_round_trips() {
-        let key =
-            CheckpointKey::generate(OriginName::parse("example.com/ledger").unwrap()).unwrap();
+        let key = CheckpointKey::generate(OriginName::parse("example.com/ledger").unwrap()).unwrap();
         let back = CheckpointKey::parse_signer_string(&key.to_signer_string()).unwrap();
         assert_eq!(back.public_key(), key.public_key());
         assert_eq!(back.name(), key.name());
@@ -135,22 +118,14 @@ mod tests {
 
     #[test]
     fn the_go_reference_signer_key_gives_its_verifier_key() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/signed-note/go-reference.json"
-        );
+        let path =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/signed-note/go-reference.json");
         let text = std::fs::read_to_string(path).expect("shared/testdata beside the repository");
         let vectors: serde_json::Value = serde_json::from_str(&text).unwrap();
         let key = CheckpointKey::parse_signer_string(vectors["skey"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            verifier_string(key.name(), &key.public_key()),
-            vectors["vkey"].as_str().unwrap()
-        );
+        assert_eq!(verifier_string(key.name(), &key.public_key()), vectors["vkey"].as_str().unwrap());
         assert_eq!(key.to_signer_string(), vectors["skey"].as_str().unwrap());
-        let mut other_id = vectors["skey"]
-            .as_str()
-            .unwrap()
-            .replace("+c74f20a3+", "+c74f20a4+");
+        let mut other_id = vectors["skey"].as_str().unwrap().replace("+c74f20a3+", "+c74f20a4+");
         assert_eq!(
             CheckpointKey::parse_signer_string(&other_id).err(),
             Some(KeyError("the key id does not match the key"))
@@ -164,9 +139,7 @@ mod tests {
         // From golang.org/x/mod/sumdb/note's documentation: the verifier key
         // PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW
         let name = OriginName::parse("PeterNeumann").unwrap();
-        let material = BASE64
-            .decode("ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
-            .unwrap();
+        let material = BASE64.decode("ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").unwrap();
         let key = PublicKey(material[1..].try_into().unwrap());
         assert_eq!(key_id(&name, &key), 0xc74f20a3);
         assert_eq!(

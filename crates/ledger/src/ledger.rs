@@ -7,8 +7,8 @@ use crate::meta::{Meta, MetaDelta};
 use chl_log::{ChainError, ChainSummary, Head, Log, LogError, Mark, OpenReport, StoreConfig};
 use chl_model::event::{LedgerCreated, OriginName, PublicKey};
 use chl_model::{
-    Digest, Event, ExportedRecord, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, PartyId, Record,
-    Refusal, Rule, Seq, Submission,
+    Digest, Event, ExportedRecord, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, PartyId, Record, Refusal, Rule,
+    Seq, Submission,
 };
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -107,11 +107,7 @@ impl Ledger {
     /// Creates a ledger in `root`: a new checkpoint key and record 0, `ledger_created`.
     /// The log appears under its final name only once record 0 is durable, so an interrupted
     /// init leaves no ledger behind.
-    pub fn init(
-        root: &Path,
-        origin: OriginName,
-        config: LedgerConfig,
-    ) -> Result<Ledger, LedgerError> {
+    pub fn init(root: &Path, origin: OriginName, config: LedgerConfig) -> Result<Ledger, LedgerError> {
         let dir = LedgerDir::new(root);
         if dir.holds_ledger() {
             return Err(LedgerError::AlreadyExists(root.to_owned()));
@@ -119,16 +115,11 @@ impl Ledger {
         fs::create_dir_all(root).map_err(io_context(format!("create {}", root.display())))?;
         let lock = dir.lock().map_err(io_context("lock"))?;
         let key = CheckpointKey::generate(origin.clone()).map_err(LedgerError::Random)?;
-        write_private_file(
-            &dir.keys(),
-            &dir.checkpoint_key(),
-            key.to_signer_string().as_bytes(),
-        )?;
+        write_private_file(&dir.keys(), &dir.checkpoint_key(), key.to_signer_string().as_bytes())?;
 
         let staging = root.join("log.init");
         if staging.exists() {
-            fs::remove_dir_all(&staging)
-                .map_err(io_context(format!("remove {}", staging.display())))?;
+            fs::remove_dir_all(&staging).map_err(io_context(format!("remove {}", staging.display())))?;
         }
         let (mut log, _) = Log::open_dir(&staging, config.store.clone())?;
         let now = log.clock();
@@ -139,6 +130,7 @@ impl Ledger {
             ends_batch: true,
             actor: PartyId::platform(),
             effective_at: now,
+            version: chl_model::EventType::LedgerCreated.current_version(),
             event: Event::LedgerCreated(LedgerCreated {
                 origin: origin.clone(),
                 public_key: key.public_key(),
@@ -179,10 +171,7 @@ impl Ledger {
         }
         let mut lines = ImportLines::new(input);
         let Some((_, first)) = lines.next_line()? else {
-            return Err(ImportError::Unreadable {
-                line: 0,
-                message: "the file is empty".into(),
-            });
+            return Err(ImportError::Unreadable { line: 0, message: "the file is empty".into() });
         };
         if detect_form(first) != ImportForm::Records {
             // Submissions need a ledger to go into; only an export can found one.
@@ -194,8 +183,7 @@ impl Ledger {
         let lock = dir.lock().map_err(io_context("lock"))?;
         let staging = root.join("log.init");
         if staging.exists() {
-            fs::remove_dir_all(&staging)
-                .map_err(io_context(format!("remove {}", staging.display())))?;
+            fs::remove_dir_all(&staging).map_err(io_context(format!("remove {}", staging.display())))?;
         }
         let (mut log, _) = Log::open_dir(&staging, config.store.clone())?;
         let filled = fill_restored_log(&mut log, &first, &mut lines, progress);
@@ -219,14 +207,7 @@ impl Ledger {
         let (log, report) = Log::open_dir(&dir.log(), config.store)?;
         let ledger = Ledger::assemble(dir, lock, log, report)?;
         let head = ledger.log.head();
-        Ok((
-            ledger,
-            ImportOutcome {
-                appended: count,
-                range: head.map(|h| (Seq::ZERO, h.seq)),
-                head,
-            },
-        ))
+        Ok((ledger, ImportOutcome { appended: count, range: head.map(|h| (Seq::ZERO, h.seq)), head }))
     }
 
     fn assemble(
@@ -243,10 +224,8 @@ impl Ledger {
             return Err(LedgerError::NoFoundingRecord);
         };
         let index_path = dir.index();
-        let meta = Meta::open(&index_path).map_err(|source| LedgerError::Index {
-            path: index_path,
-            source,
-        })?;
+        let meta =
+            Meta::open(&index_path).map_err(|source| LedgerError::Index { path: index_path, source })?;
         let mut ledger = Ledger {
             dir,
             _lock: lock,
@@ -264,10 +243,7 @@ impl Ledger {
     /// Brings the derived index up to the log's head, rebuilding it when it belongs to
     /// another ledger or runs ahead of the log (recovery cut records it had seen).
     fn catch_up_index(&mut self, founding_hash: Digest) -> Result<(), LedgerError> {
-        let index_err = |source| LedgerError::Index {
-            path: self.dir.index(),
-            source,
-        };
+        let index_err = |source| LedgerError::Index { path: self.dir.index(), source };
         let head = self.log.head().map(|h| h.seq);
         let mut upto = self.meta.indexed_upto().map_err(index_err)?;
         let same_ledger = self.meta.founding_hash().map_err(index_err)? == Some(founding_hash);
@@ -324,10 +300,7 @@ impl Ledger {
 
     /// Records held, by event type, from the index.
     pub fn counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
-        self.meta.counts().map_err(|source| LedgerError::Index {
-            path: self.dir.index(),
-            source,
-        })
+        self.meta.counts().map_err(|source| LedgerError::Index { path: self.dir.index(), source })
     }
 
     /// Log and index bytes on disk.
@@ -347,19 +320,13 @@ impl Ledger {
 
     /// Checks `submission` against the ledger and appends it to the current batch (not yet
     /// durable). `ends_batch` marks the batch's last submission.
-    pub fn stage(
-        &mut self,
-        submission: Submission,
-        ends_batch: bool,
-    ) -> Result<(Seq, Digest), StageError> {
+    pub fn stage(&mut self, submission: Submission, ends_batch: bool) -> Result<(Seq, Digest), StageError> {
         let recorded_at = self.log.clock();
         let effective_at = submission.effective_at.unwrap_or(recorded_at);
         if effective_at > recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
             return Err(Refusal::form(
                 "effective_at",
-                format!(
-                    "{effective_at} is more than 5 minutes after the ledger clock ({recorded_at})"
-                ),
+                format!("{effective_at} is more than 5 minutes after the ledger clock ({recorded_at})"),
             )
             .into());
         }
@@ -370,12 +337,11 @@ impl Ledger {
             ends_batch,
             actor: submission.actor,
             effective_at,
+            version: submission.event.event_type().current_version(),
             event: submission.event,
         };
         let hash = self.log.append(&record).map_err(|e| match e {
-            LogError::RecordTooLarge(_) => {
-                StageError::Refused(Refusal::form("data", e.to_string()))
-            }
+            LogError::RecordTooLarge(_) => StageError::Refused(Refusal::form("data", e.to_string())),
             other => StageError::Failed(other),
         })?;
         self.staged.add(&record, hash);
@@ -384,10 +350,7 @@ impl Ledger {
 
     /// Where the current batch stands, to roll back to.
     pub fn mark(&self) -> LedgerMark {
-        LedgerMark {
-            log: self.log.mark(),
-            staged: self.staged.clone(),
-        }
+        LedgerMark { log: self.log.mark(), staged: self.staged.clone() }
     }
 
     pub fn rollback_to(&mut self, mark: LedgerMark) -> Result<(), LedgerError> {
@@ -468,18 +431,11 @@ impl Ledger {
             self.stage_at(at, last, true)?;
         }
         progress(lines.bytes);
-        check_ends_batch(last_record.as_ref()).map_err(|refusal| ImportError::Refused {
-            line: lines.line,
-            refusal,
-        })
+        check_ends_batch(last_record.as_ref())
+            .map_err(|refusal| ImportError::Refused { line: lines.line, refusal })
     }
 
-    fn stage_at(
-        &mut self,
-        line: u64,
-        submission: Submission,
-        ends_batch: bool,
-    ) -> Result<(), ImportError> {
+    fn stage_at(&mut self, line: u64, submission: Submission, ends_batch: bool) -> Result<(), ImportError> {
         match self.stage(submission, ends_batch) {
             Ok(_) => Ok(()),
             Err(StageError::Refused(refusal)) => Err(ImportError::Refused { line, refusal }),
@@ -490,12 +446,7 @@ impl Ledger {
     // ---- reading ------------------------------------------------------------------------
 
     /// Writes records `from..=to` (clamped to the log) as export lines; returns how many.
-    pub fn export(
-        &self,
-        from: Seq,
-        to: Option<Seq>,
-        out: &mut dyn Write,
-    ) -> Result<u64, LedgerError> {
+    pub fn export(&self, from: Seq, to: Option<Seq>, out: &mut dyn Write) -> Result<u64, LedgerError> {
         let last = match (self.head(), to) {
             (None, _) => return Ok(0),
             (Some(h), Some(to)) => h.seq.min(to),
@@ -507,13 +458,10 @@ impl Ledger {
         let mut written = 0u64;
         let mut failure = None;
         self.log.scan(from, &mut |record, hash| {
-            let result = ExportedRecord {
-                record: &record,
-                hash,
-            }
-            .write_json(&mut *out)
-            .map_err(io::Error::from)
-            .and_then(|()| out.write_all(b"\n"));
+            let result = ExportedRecord { record: &record, hash }
+                .write_json(&mut *out)
+                .map_err(io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
             if let Err(e) = result {
                 failure = Some(e);
                 return std::ops::ControlFlow::Break(());
@@ -526,10 +474,7 @@ impl Ledger {
             }
         })?;
         if let Some(e) = failure {
-            return Err(LedgerError::Io {
-                context: "write the export".into(),
-                source: e,
-            });
+            return Err(LedgerError::Io { context: "write the export".into(), source: e });
         }
         out.flush().map_err(io_context("write the export"))?;
         Ok(written)
@@ -600,29 +545,21 @@ struct ImportLines<R> {
 
 impl<R: BufRead> ImportLines<R> {
     fn new(input: R) -> Self {
-        ImportLines {
-            input,
-            buf: String::new(),
-            line: 0,
-            bytes: 0,
-        }
+        ImportLines { input, buf: String::new(), line: 0, bytes: 0 }
     }
 
     fn next_line(&mut self) -> Result<Option<(u64, &str)>, ImportError> {
         loop {
             self.buf.clear();
             self.line += 1;
-            let read =
-                self.input
-                    .read_line(&mut self.buf)
-                    .map_err(|e| ImportError::Unreadable {
-                        line: self.line,
-                        message: if e.kind() == io::ErrorKind::InvalidData {
-                            "the line is not valid UTF-8".into()
-                        } else {
-                            e.to_string()
-                        },
-                    })?;
+            let read = self.input.read_line(&mut self.buf).map_err(|e| ImportError::Unreadable {
+                line: self.line,
+                message: if e.kind() == io::ErrorKind::InvalidData {
+                    "the line is not valid UTF-8".into()
+                } else {
+                    e.to_string()
+                },
+            })?;
             if read == 0 {
                 self.line -= 1;
                 return Ok(None);
@@ -684,34 +621,22 @@ fn append_exported(log: &mut Log, text: &str) -> Result<(Record, Digest), Refusa
         return Err(Refusal::new(
             Rule::Authority,
             "type",
-            format!(
-                "seq {}: ledger_created is record 0 and only record 0",
-                record.seq
-            ),
+            format!("seq {}: ledger_created is record 0 and only record 0", record.seq),
         ));
     }
     record.event.check_form()?;
-    if record.effective_at
-        > record
-            .recorded_at
-            .saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS)
-    {
+    if record.effective_at > record.recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
         return Err(Refusal::form(
             "effective_at",
             format!("seq {}: more than 5 minutes after recorded_at", record.seq),
         ));
     }
-    let hash = log
-        .append(&record)
-        .map_err(|e| Refusal::form("data", format!("seq {}: {e}", record.seq)))?;
+    let hash = log.append(&record).map_err(|e| Refusal::form("data", format!("seq {}: {e}", record.seq)))?;
     if hash != imported.claimed_hash {
         return Err(Refusal::new(
             Rule::Form,
             "hash",
-            format!(
-                "seq {}: the record's content hashes to {hash}, not to the hash it states",
-                record.seq
-            ),
+            format!("seq {}: the record's content hashes to {hash}, not to the hash it states", record.seq),
         ));
     }
     Ok((record, hash))
@@ -729,18 +654,13 @@ fn fill_restored_log(
     let mut last = record;
     let mut count = 1u64;
     while let Some((line, text)) = lines.next_line()? {
-        last = append_exported(log, text)
-            .map_err(|refusal| ImportError::Refused { line, refusal })?
-            .0;
+        last = append_exported(log, text).map_err(|refusal| ImportError::Refused { line, refusal })?.0;
         count += 1;
         if count.is_multiple_of(4096) {
             progress(lines.bytes);
         }
     }
-    check_ends_batch(Some(&last)).map_err(|refusal| ImportError::Refused {
-        line: lines.line,
-        refusal,
-    })?;
+    check_ends_batch(Some(&last)).map_err(|refusal| ImportError::Refused { line: lines.line, refusal })?;
     Ok(count)
 }
 
@@ -779,9 +699,7 @@ fn write_private_file(dir: &Path, path: &Path, contents: &[u8]) -> Result<(), Le
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_context(format!("fsync {}", dir.display())))
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_context(format!("fsync {}", dir.display())))
 }
 
 fn dir_size(path: &Path) -> u64 {

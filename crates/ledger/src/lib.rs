@@ -9,6 +9,4 @@ pub mod ledger;
 pub mod meta;
 
 pub use committer::{BatchError, BatchOutcome, CommitStats, Committer, CommitterConfig};
-pub use ledger::{
-    ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, StageError,
-};
+pub use ledger::{ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, StageError};

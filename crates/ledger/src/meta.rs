@@ -70,10 +70,7 @@ impl Meta {
 
     /// The hash of record 0 of the ledger this index was built from.
     pub fn founding_hash(&self) -> sled::Result<Option<chl_model::Digest>> {
-        Ok(self
-            .tree
-            .get(FOUNDING_HASH)?
-            .and_then(|v| v.as_ref().try_into().ok().map(chl_model::Digest)))
+        Ok(self.tree.get(FOUNDING_HASH)?.and_then(|v| v.as_ref().try_into().ok().map(chl_model::Digest)))
     }
 
     pub fn apply(&self, delta: &MetaDelta) -> sled::Result<()> {
@@ -104,10 +101,7 @@ impl Meta {
         for entry in self.tree.scan_prefix(COUNT_PREFIX) {
             let (key, value) = entry?;
             let name = String::from_utf8_lossy(&key[COUNT_PREFIX.len()..]).into_owned();
-            out.insert(
-                name,
-                u64::from_be_bytes(value.as_ref().try_into().unwrap_or([0; 8])),
-            );
+            out.insert(name, u64::from_be_bytes(value.as_ref().try_into().unwrap_or([0; 8])));
         }
         Ok(out)
     }

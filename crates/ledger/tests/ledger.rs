@@ -9,12 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 fn init(root: &std::path::Path) -> Ledger {
-    Ledger::init(
-        root,
-        OriginName::parse("test.channel-ledger.example").unwrap(),
-        LedgerConfig::default(),
-    )
-    .unwrap()
+    Ledger::init(root, OriginName::parse("test.channel-ledger.example").unwrap(), LedgerConfig::default())
+        .unwrap()
 }
 
 fn party(n: u64) -> Submission {
@@ -38,10 +34,7 @@ fn export(ledger: &Ledger) -> Vec<u8> {
 #[test]
 fn concurrent_writers_share_fsyncs_and_every_acknowledged_record_is_there() {
     let tmp = tempfile::tempdir().unwrap();
-    let committer = Arc::new(Committer::start(
-        init(tmp.path()),
-        CommitterConfig::default(),
-    ));
+    let committer = Arc::new(Committer::start(init(tmp.path()), CommitterConfig::default()));
     let writers: Vec<_> = (0..8u64)
         .map(|w| {
             let committer = Arc::clone(&committer);
@@ -52,26 +45,17 @@ fn concurrent_writers_share_fsyncs_and_every_acknowledged_record_is_there() {
             })
         })
         .collect();
-    let mut acknowledged: Vec<_> = writers
-        .into_iter()
-        .flat_map(|w| w.join().unwrap())
-        .collect();
+    let mut acknowledged: Vec<_> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     let stats = committer.stats();
     assert_eq!(stats.batches.load(Ordering::Relaxed), 800);
     let groups = stats.groups.load(Ordering::Relaxed);
     let ledger = Arc::into_inner(committer).unwrap().shutdown();
     acknowledged.sort();
-    assert_eq!(
-        acknowledged.iter().map(|(s, _)| s.0).collect::<Vec<_>>(),
-        (1..=800).collect::<Vec<_>>()
-    );
+    assert_eq!(acknowledged.iter().map(|(s, _)| s.0).collect::<Vec<_>>(), (1..=800).collect::<Vec<_>>());
     for (seq, hash) in &acknowledged {
         assert_eq!(ledger.read(*seq).unwrap().1, *hash);
     }
-    assert!(
-        groups < 800,
-        "{groups} fsyncs for 800 concurrent single-record batches"
-    );
+    assert!(groups < 800, "{groups} fsyncs for 800 concurrent single-record batches");
     assert_eq!(ledger.verify(&mut |_| {}).unwrap().records, 801);
 }
 
@@ -99,13 +83,9 @@ fn a_refused_batch_leaves_no_trace_and_does_not_disturb_its_group() {
         ..party(2)
     };
     let (tx, rx) = std::sync::mpsc::channel();
-    for (i, batch) in [
-        vec![party(1)],
-        vec![party(20), party(21), too_late, party(23)],
-        vec![party(3)],
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, batch) in [vec![party(1)], vec![party(20), party(21), too_late, party(23)], vec![party(3)]]
+        .into_iter()
+        .enumerate()
     {
         let tx = tx.clone();
         committer.submit(batch, move |result| tx.send((i, result)).unwrap());
@@ -119,11 +99,7 @@ fn a_refused_batch_leaves_no_trace_and_does_not_disturb_its_group() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        results[2].1.as_ref().unwrap().records[0].0,
-        Seq(2),
-        "the refused batch took no seq"
-    );
+    assert_eq!(results[2].1.as_ref().unwrap().records[0].0, Seq(2), "the refused batch took no seq");
     let ledger = committer.shutdown();
     assert_eq!(ledger.record_count(), 3);
     assert!(ledger.verify(&mut |_| {}).is_ok());
@@ -155,9 +131,7 @@ fn arbitrary_submission() -> impl Strategy<Value = Submission> {
         "[a-z][a-z0-9-]{0,12}".prop_map(|id| Submission {
             actor: PartyId::platform(),
             effective_at: None,
-            event: Event::SupplierReinstated(SupplierReinstated {
-                supplier: PartyId::parse(&id).unwrap()
-            }),
+            event: Event::SupplierReinstated(SupplierReinstated { supplier: PartyId::parse(&id).unwrap() }),
         }),
     ]
 }

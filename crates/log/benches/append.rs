@@ -16,8 +16,7 @@ fn open_log(dir: &std::path::Path) -> Log {
 }
 
 fn durable_append(c: &mut Criterion) {
-    let tmp = tempfile::tempdir_in(std::env::var_os("CHL_BENCH_DIR").unwrap_or_else(|| ".".into()))
-        .unwrap();
+    let tmp = tempfile::tempdir_in(std::env::var_os("CHL_BENCH_DIR").unwrap_or_else(|| ".".into())).unwrap();
     let mut log = open_log(tmp.path());
     let mut group = c.benchmark_group("durable_append");
     group.measurement_time(Duration::from_secs(8));
@@ -36,11 +35,7 @@ fn durable_append(c: &mut Criterion) {
         })
     });
     let path = tmp.path().join("bare");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .unwrap();
+    let mut file = OpenOptions::new().create(true).append(true).open(&path).unwrap();
     let record = [0x5au8; 240];
     group.bench_function("bare_fdatasync_of_a_240_byte_append", |b| {
         b.iter(|| {

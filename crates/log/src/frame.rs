@@ -21,11 +21,7 @@ pub const MAX_FRAME_BYTES: usize = MAX_RECORD_BYTES + FRAME_OVERHEAD_BYTES;
 
 /// Appends the frame of `body` to `out` and returns the record hash.
 pub fn write_frame(body: &[u8], out: &mut Vec<u8>) -> Digest {
-    assert!(
-        !body.is_empty() && body.len() <= MAX_RECORD_BYTES,
-        "record of {} bytes",
-        body.len()
-    );
+    assert!(!body.is_empty() && body.len() <= MAX_RECORD_BYTES, "record of {} bytes", body.len());
     let hash = record_hash(body);
     out.reserve(body.len() + FRAME_OVERHEAD_BYTES);
     out.extend_from_slice(&FRAME_MAGIC);
@@ -39,11 +35,7 @@ pub fn write_frame(body: &[u8], out: &mut Vec<u8>) -> Digest {
 #[derive(Debug, PartialEq, Eq)]
 pub enum FrameParse<'a> {
     /// A whole frame whose hash matches its body.
-    Whole {
-        body: &'a [u8],
-        hash: Digest,
-        frame_bytes: usize,
-    },
+    Whole { body: &'a [u8], hash: Digest, frame_bytes: usize },
     /// The start of a frame that the bytes end before.
     Short,
     /// Not a valid frame.
@@ -53,17 +45,9 @@ pub enum FrameParse<'a> {
 /// Parses the frame at the start of `bytes`, checking its hash.
 pub fn parse_frame(bytes: &[u8]) -> FrameParse<'_> {
     match parse_frame_unchecked(bytes) {
-        FrameParse::Whole {
-            body,
-            hash,
-            frame_bytes,
-        } => {
+        FrameParse::Whole { body, hash, frame_bytes } => {
             if record_hash(body) == hash {
-                FrameParse::Whole {
-                    body,
-                    hash,
-                    frame_bytes,
-                }
+                FrameParse::Whole { body, hash, frame_bytes }
             } else {
                 FrameParse::Bad("the record hash does not match the record's bytes")
             }
@@ -95,16 +79,8 @@ pub fn parse_frame_unchecked(bytes: &[u8]) -> FrameParse<'_> {
         return FrameParse::Short;
     }
     let body = &bytes[FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + body_len];
-    let hash = Digest(
-        bytes[FRAME_HEADER_BYTES + body_len..frame_bytes]
-            .try_into()
-            .unwrap(),
-    );
-    FrameParse::Whole {
-        body,
-        hash,
-        frame_bytes,
-    }
+    let hash = Digest(bytes[FRAME_HEADER_BYTES + body_len..frame_bytes].try_into().unwrap());
+    FrameParse::Whole { body, hash, frame_bytes }
 }
 
 #[cfg(test)]
@@ -117,19 +93,12 @@ mod tests {
         let hash = write_frame(b"\x01some record bytes", &mut out);
         assert_eq!(
             parse_frame(&out),
-            FrameParse::Whole {
-                body: b"\x01some record bytes",
-                hash,
-                frame_bytes: out.len()
-            }
+            FrameParse::Whole { body: b"\x01some record bytes", hash, frame_bytes: out.len() }
         );
         for i in 0..out.len() {
             let mut flipped = out.clone();
             flipped[i] ^= 0x10;
-            assert!(
-                !matches!(parse_frame(&flipped), FrameParse::Whole { .. }),
-                "flip at {i}"
-            );
+            assert!(!matches!(parse_frame(&flipped), FrameParse::Whole { .. }), "flip at {i}");
         }
         for cut in 0..out.len() {
             assert_eq!(parse_frame(&out[..cut]), FrameParse::Short, "cut at {cut}");

@@ -14,6 +14,4 @@ pub use log::{Head, Log, LogError, Mark};
 pub use storage::{
     Damage, OpenReport, SegmentStore, Storage, StoreConfig, StoreError, TornTail, UnfinishedBatch,
 };
-pub use verify::{
-    ChainCheck, ChainError, ChainSummary, verify_export, verify_log_dir, verify_store,
-};
+pub use verify::{ChainCheck, ChainError, ChainSummary, verify_export, verify_log_dir, verify_store};

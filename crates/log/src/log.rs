@@ -27,9 +27,7 @@ pub enum LogError {
     Codec { seq: Seq, source: CodecError },
     #[error("the record would take {0} bytes; a record may take at most {MAX_RECORD_BYTES}")]
     RecordTooLarge(usize),
-    #[error(
-        "the log stopped accepting writes after a failed {0}; reopen the ledger and run chl verify"
-    )]
+    #[error("the log stopped accepting writes after a failed {0}; reopen the ledger and run chl verify")]
     Poisoned(String),
 }
 
@@ -91,11 +89,7 @@ impl<S: Storage> Log<S> {
         };
         if let Some(last) = log.store.record_count().checked_sub(1) {
             let (record, hash) = log.read(Seq(last))?;
-            log.head = Some(Head {
-                seq: record.seq,
-                hash,
-                recorded_at: record.recorded_at,
-            });
+            log.head = Some(Head { seq: record.seq, hash, recorded_at: record.recorded_at });
         }
         log.durable = log.head;
         Ok(log)
@@ -144,16 +138,8 @@ impl<S: Storage> Log<S> {
             return Err(LogError::Poisoned(why.clone()));
         }
         assert_eq!(record.seq, self.next_seq(), "record out of sequence");
-        assert_eq!(
-            record.prev,
-            self.head_hash(),
-            "record does not link to the head"
-        );
-        assert!(
-            self.head
-                .is_none_or(|h| record.recorded_at >= h.recorded_at),
-            "ledger clock went back"
-        );
+        assert_eq!(record.prev, self.head_hash(), "record does not link to the head");
+        assert!(self.head.is_none_or(|h| record.recorded_at >= h.recorded_at), "ledger clock went back");
         self.encoded.clear();
         codec::encode_record(record, &mut self.encoded);
         if self.encoded.len() > MAX_RECORD_BYTES {
@@ -161,13 +147,8 @@ impl<S: Storage> Log<S> {
         }
         let before = self.pending_frames.len();
         let hash = write_frame(&self.encoded, &mut self.pending_frames);
-        self.pending_lens
-            .push((self.pending_frames.len() - before) as u32);
-        self.head = Some(Head {
-            seq: record.seq,
-            hash,
-            recorded_at: record.recorded_at,
-        });
+        self.pending_lens.push((self.pending_frames.len() - before) as u32);
+        self.head = Some(Head { seq: record.seq, hash, recorded_at: record.recorded_at });
         if self.pending_frames.len() >= PENDING_FLUSH_BYTES {
             self.flush()?;
         }
@@ -283,10 +264,6 @@ impl<S: Storage> Log<S> {
 /// The body and stored hash of a whole frame.
 pub fn split_frame(frame: &[u8]) -> (&[u8], Digest) {
     let body = &frame[FRAME_HEADER_BYTES..frame.len() - FRAME_TRAILER_BYTES];
-    let hash = Digest(
-        frame[frame.len() - FRAME_TRAILER_BYTES..]
-            .try_into()
-            .unwrap(),
-    );
+    let hash = Digest(frame[frame.len() - FRAME_TRAILER_BYTES..].try_into().unwrap());
     (body, hash)
 }

@@ -35,6 +35,7 @@ pub fn append_batch(log: &mut Log, n: u64, close: bool, event: impl Fn(u64) -> E
     let effective_at = Timestamp::parse_rfc3339("2013-11-11T00:00:00Z").unwrap();
     for i in 0..n {
         let seq = log.next_seq();
+        let event = event(seq.0);
         let record = Record {
             seq,
             recorded_at: log.clock(),
@@ -42,7 +43,8 @@ pub fn append_batch(log: &mut Log, n: u64, close: bool, event: impl Fn(u64) -> E
             ends_batch: close && i + 1 == n,
             actor: PartyId::platform(),
             effective_at,
-            event: event(seq.0),
+            version: event.event_type().current_version(),
+            event,
         };
         log.append(&record).expect("append");
     }

@@ -38,11 +38,8 @@ pub trait Storage: Send {
     /// Visits the frames of `from..record_count()` in order, delimited by their own length
     /// fields (not by any index), without checking their hashes: `visit(seq, frame_bytes)`.
     /// A frame that cannot be delimited ends the scan with `StoreError::Damaged`.
-    fn scan(
-        &self,
-        from: Seq,
-        visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>,
-    ) -> Result<(), StoreError>;
+    fn scan(&self, from: Seq, visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>)
+    -> Result<(), StoreError>;
 
     /// Bytes on disk, all files included.
     fn size_bytes(&self) -> Result<u64, StoreError>;
@@ -54,11 +51,7 @@ pub trait Storage: Send {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { op: &'static str, path: PathBuf, source: io::Error },
     #[error("{0}")]
     Damaged(Damage),
     #[error("seq {0} is not in the log (it holds {1} records)")]
@@ -110,9 +103,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig {
-            segment_max_bytes: 64 * 1024 * 1024,
-        }
+        StoreConfig { segment_max_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -164,33 +155,21 @@ impl Segment {
     /// Byte range of the frame of record `i` of this segment.
     fn frame_range(&self, i: usize) -> (u64, u64) {
         let start = u64::from(self.offsets[i]);
-        let end = self
-            .offsets
-            .get(i + 1)
-            .map_or(self.bytes, |&o| u64::from(o));
+        let end = self.offsets.get(i + 1).map_or(self.bytes, |&o| u64::from(o));
         (start, end)
     }
 }
 
 fn io_err<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> StoreError + 'p {
-    move |source| StoreError::Io {
-        op,
-        path: path.to_owned(),
-        source,
-    }
+    move |source| StoreError::Io { op, path: path.to_owned(), source }
 }
 
 fn segment_paths(dir: &Path, base: u64) -> (PathBuf, PathBuf) {
-    (
-        dir.join(format!("{base:020}.seg")),
-        dir.join(format!("{base:020}.idx")),
-    )
+    (dir.join(format!("{base:020}.seg")), dir.join(format!("{base:020}.idx")))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync directory", dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("fsync directory", dir))
 }
 
 impl SegmentStore {
@@ -208,10 +187,7 @@ impl SegmentStore {
     /// Opens the store in `dir`, recovering from a crash: a torn frame at the end is cut, an
     /// unfinished batch is dropped, damage before the tail is reported and blocks writes.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<(SegmentStore, OpenReport), StoreError> {
-        let bases: Vec<u64> = list_segments(dir)?
-            .into_iter()
-            .map(|(base, _)| base)
-            .collect();
+        let bases: Vec<u64> = list_segments(dir)?.into_iter().map(|(base, _)| base).collect();
         let mut store = SegmentStore {
             dir: dir.to_owned(),
             config,
@@ -230,11 +206,7 @@ impl SegmentStore {
 
     fn open_segment(&self, base: u64) -> Result<Segment, StoreError> {
         let (path, index_path) = segment_paths(&self.dir, base);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_err("open", &path))?;
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io_err("open", &path))?;
         let index = OpenOptions::new()
             .read(true)
             .write(true)
@@ -244,22 +216,10 @@ impl SegmentStore {
             .map_err(io_err("open", &index_path))?;
         let bytes = file.metadata().map_err(io_err("stat", &path))?.len();
         let raw = fs::read(&index_path).map_err(io_err("read", &index_path))?;
-        let offsets: Vec<u32> = raw
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
+        let offsets: Vec<u32> =
+            raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
         let index_written = offsets.len();
-        Ok(Segment {
-            base,
-            path,
-            file,
-            index_path,
-            index,
-            bytes,
-            offsets,
-            index_written,
-            dirty: false,
-        })
+        Ok(Segment { base, path, file, index_path, index, bytes, offsets, index_written, dirty: false })
     }
 
     fn new_segment(&mut self, base: u64) -> Result<(), StoreError> {
@@ -273,8 +233,7 @@ impl SegmentStore {
         let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
         header[..8].copy_from_slice(&SEGMENT_MAGIC);
         header[8..16].copy_from_slice(&base.to_le_bytes());
-        file.write_all_at(&header, 0)
-            .map_err(io_err("write", &path))?;
+        file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
         let index = OpenOptions::new()
             .read(true)
             .write(true)
@@ -314,8 +273,7 @@ impl SegmentStore {
             // The active segment is re-read whole: it is where a crash can have left torn or
             // unfinished writes, and bounding segments bounds this cost.
             let old_offsets = std::mem::take(&mut self.segments[k].offsets);
-            let scanned =
-                self.scan_segment(k, SEGMENT_HEADER_BYTES, 0, expected_seq, expected_prev)?;
+            let scanned = self.scan_segment(k, SEGMENT_HEADER_BYTES, 0, expected_seq, expected_prev)?;
             if self.segments[k].offsets != old_offsets {
                 report.rebuilt_indexes += 1;
             }
@@ -332,10 +290,7 @@ impl SegmentStore {
                     let kept = self.segments[k].offsets.len();
                     let was_durable = old_offsets.get(kept).is_some_and(|&o| u64::from(o) == pos);
                     if was_durable || self.closed_batch_after(k, pos)? {
-                        self.damage = Some(Damage {
-                            seq: Seq(seq),
-                            what: why,
-                        });
+                        self.damage = Some(Damage { seq: Seq(seq), what: why });
                         // Keep what came before the damage readable; ignore the rest.
                         self.segments.truncate(k + 1);
                         self.segments[k].bytes = pos.max(SEGMENT_HEADER_BYTES);
@@ -344,11 +299,7 @@ impl SegmentStore {
                     let cut = self.segments[k].bytes - pos;
                     let later: u64 = self.segments[k + 1..].iter().map(|s| s.bytes).sum();
                     self.preserve_tail(k, pos, &format!("torn-at-seq-{seq}"))?;
-                    report.torn_tail = Some(TornTail {
-                        seq: Seq(seq),
-                        bytes_cut: cut + later,
-                        why,
-                    });
+                    report.torn_tail = Some(TornTail { seq: Seq(seq), bytes_cut: cut + later, why });
                     self.cut_after(k, pos)?;
                     break;
                 }
@@ -374,9 +325,7 @@ impl SegmentStore {
         if seg.base != expected_seq || n == 0 || next_base != seg.base + n as u64 {
             return None;
         }
-        if u64::from(seg.offsets[0]) != SEGMENT_HEADER_BYTES
-            || !seg.offsets.windows(2).all(|w| w[0] < w[1])
-        {
+        if u64::from(seg.offsets[0]) != SEGMENT_HEADER_BYTES || !seg.offsets.windows(2).all(|w| w[0] < w[1]) {
             return None;
         }
         let first = self.frame_head_at(k, 0)?;
@@ -390,11 +339,7 @@ impl SegmentStore {
     }
 
     /// Hash, head and end offset of frame `i` of segment `k`, if it is a whole, valid frame.
-    fn frame_head_at(
-        &self,
-        k: usize,
-        i: usize,
-    ) -> Option<(Digest, chl_model::codec::RecordHead, u64)> {
+    fn frame_head_at(&self, k: usize, i: usize) -> Option<(Digest, chl_model::codec::RecordHead, u64)> {
         let seg = &self.segments[k];
         let start = u64::from(seg.offsets[i]);
         if start >= seg.bytes {
@@ -404,11 +349,9 @@ impl SegmentStore {
         let mut buf = vec![0u8; len];
         seg.file.read_exact_at(&mut buf, start).ok()?;
         match parse_frame(&buf) {
-            FrameParse::Whole {
-                body,
-                hash,
-                frame_bytes,
-            } => Some((hash, decode_head(body).ok()?, start + frame_bytes as u64)),
+            FrameParse::Whole { body, hash, frame_bytes } => {
+                Some((hash, decode_head(body).ok()?, start + frame_bytes as u64))
+            }
             _ => None,
         }
     }
@@ -431,9 +374,7 @@ impl SegmentStore {
             Some("the segment file is shorter than its header")
         } else {
             let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
-            seg.file
-                .read_exact_at(&mut header, 0)
-                .map_err(io_err("read", &seg.path))?;
+            seg.file.read_exact_at(&mut header, 0).map_err(io_err("read", &seg.path))?;
             if header[..8] != SEGMENT_MAGIC
                 || header[8..16] != seg.base.to_le_bytes()
                 || header[16..] != [0; 16]
@@ -446,30 +387,17 @@ impl SegmentStore {
             }
         };
         if let Some(why) = header_problem {
-            return Ok(ScanEnd::Stopped {
-                pos: 0,
-                seq: expected_seq,
-                why: why.into(),
-            });
+            return Ok(ScanEnd::Stopped { pos: 0, seq: expected_seq, why: why.into() });
         }
         let mut tail = vec![0u8; (seg.bytes - pos) as usize];
-        seg.file
-            .read_exact_at(&mut tail, pos)
-            .map_err(io_err("read", &seg.path))?;
+        seg.file.read_exact_at(&mut tail, pos).map_err(io_err("read", &seg.path))?;
         let mut at = 0usize;
         loop {
             if at == tail.len() {
-                return Ok(ScanEnd::Clean {
-                    end_seq: seq,
-                    last_hash: prev,
-                });
+                return Ok(ScanEnd::Clean { end_seq: seq, last_hash: prev });
             }
             let why: String = match parse_frame(&tail[at..]) {
-                FrameParse::Whole {
-                    body,
-                    hash,
-                    frame_bytes,
-                } => match decode_head(body) {
+                FrameParse::Whole { body, hash, frame_bytes } => match decode_head(body) {
                     Ok(head) if head.seq.0 == seq && head.prev == prev => {
                         seg.offsets.push((pos + at as u64) as u32);
                         at += frame_bytes;
@@ -484,11 +412,7 @@ impl SegmentStore {
                 FrameParse::Short => "the last frame is incomplete".into(),
                 FrameParse::Bad(why) => why.into(),
             };
-            return Ok(ScanEnd::Stopped {
-                pos: pos + at as u64,
-                seq,
-                why,
-            });
+            return Ok(ScanEnd::Stopped { pos: pos + at as u64, seq, why });
         }
     }
 
@@ -502,9 +426,7 @@ impl SegmentStore {
                 continue;
             }
             let mut bytes = vec![0u8; (seg.bytes - from) as usize];
-            seg.file
-                .read_exact_at(&mut bytes, from)
-                .map_err(io_err("read", &seg.path))?;
+            seg.file.read_exact_at(&mut bytes, from).map_err(io_err("read", &seg.path))?;
             let mut at = 0;
             while let Some(found) = find_magic(&bytes[at..]) {
                 at += found;
@@ -530,15 +452,11 @@ impl SegmentStore {
         for (j, seg) in self.segments.iter().enumerate().skip(k) {
             let from = if j == k { pos } else { 0 };
             let mut bytes = vec![0u8; seg.bytes.saturating_sub(from) as usize];
-            seg.file
-                .read_exact_at(&mut bytes, from)
-                .map_err(io_err("read", &seg.path))?;
+            seg.file.read_exact_at(&mut bytes, from).map_err(io_err("read", &seg.path))?;
             out.extend_from_slice(&bytes);
         }
         let file = File::create(&path).map_err(io_err("create", &path))?;
-        file.write_all_at(&out, 0)
-            .and_then(|()| file.sync_all())
-            .map_err(io_err("write", &path))?;
+        file.write_all_at(&out, 0).and_then(|()| file.sync_all()).map_err(io_err("write", &path))?;
         sync_dir(&dir)
     }
 
@@ -558,9 +476,7 @@ impl SegmentStore {
             self.dir_dirty = true;
             return Ok(());
         }
-        seg.file
-            .set_len(pos)
-            .map_err(io_err("truncate", &seg.path))?;
+        seg.file.set_len(pos).map_err(io_err("truncate", &seg.path))?;
         seg.bytes = pos;
         seg.dirty = true;
         Ok(())
@@ -573,14 +489,10 @@ impl SegmentStore {
         let mut frame = Vec::new();
         while keep > 0 {
             self.read_frame(Seq(keep - 1), &mut frame)?;
-            let body = &frame
-                [crate::frame::FRAME_HEADER_BYTES..frame.len() - crate::frame::FRAME_TRAILER_BYTES];
-            let head = decode_head(body).map_err(|e| {
-                StoreError::Damaged(Damage {
-                    seq: Seq(keep - 1),
-                    what: e.to_string(),
-                })
-            })?;
+            let body =
+                &frame[crate::frame::FRAME_HEADER_BYTES..frame.len() - crate::frame::FRAME_TRAILER_BYTES];
+            let head = decode_head(body)
+                .map_err(|e| StoreError::Damaged(Damage { seq: Seq(keep - 1), what: e.to_string() }))?;
             if head.ends_batch {
                 break;
             }
@@ -590,10 +502,8 @@ impl SegmentStore {
             let (k, i) = self.segment_of(keep).expect("keep < count");
             let pos = u64::from(self.segments[k].offsets[i]);
             self.preserve_tail(k, pos, &format!("unfinished-batch-from-seq-{keep}"))?;
-            report.unfinished_batch = Some(UnfinishedBatch {
-                first_seq: Seq(keep),
-                records_dropped: count - keep,
-            });
+            report.unfinished_batch =
+                Some(UnfinishedBatch { first_seq: Seq(keep), records_dropped: count - keep });
             self.truncate_unsynced(keep)?;
         }
         Ok(())
@@ -602,9 +512,7 @@ impl SegmentStore {
     /// Rewrites index files from the in-memory offsets where recovery rebuilt them.
     fn rewrite_stale_indexes(&mut self) -> Result<(), StoreError> {
         for seg in &mut self.segments {
-            seg.index
-                .set_len(seg.index_written as u64 * 4)
-                .map_err(io_err("truncate", &seg.index_path))?;
+            seg.index.set_len(seg.index_written as u64 * 4).map_err(io_err("truncate", &seg.index_path))?;
         }
         Ok(())
     }
@@ -635,12 +543,8 @@ impl SegmentStore {
             let cut = u64::from(seg.offsets[keep]);
             seg.offsets.truncate(keep);
             seg.index_written = seg.index_written.min(keep);
-            seg.file
-                .set_len(cut)
-                .map_err(io_err("truncate", &seg.path))?;
-            seg.index
-                .set_len(seg.index_written as u64 * 4)
-                .map_err(io_err("truncate", &seg.index_path))?;
+            seg.file.set_len(cut).map_err(io_err("truncate", &seg.path))?;
+            seg.index.set_len(seg.index_written as u64 * 4).map_err(io_err("truncate", &seg.index_path))?;
             seg.bytes = cut;
             seg.dirty = true;
         }
@@ -658,9 +562,7 @@ enum ScanEnd {
 }
 
 fn find_magic(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(4)
-        .position(|w| w == crate::frame::FRAME_MAGIC)
+    bytes.windows(4).position(|w| w == crate::frame::FRAME_MAGIC)
 }
 
 impl Storage for SegmentStore {
@@ -696,34 +598,23 @@ impl Storage for SegmentStore {
                 if end != seg.bytes && end + u64::from(len) > max {
                     break;
                 }
-                assert!(
-                    end + u64::from(len) <= u64::from(u32::MAX),
-                    "segment offset overflows u32"
-                );
+                assert!(end + u64::from(len) <= u64::from(u32::MAX), "segment offset overflows u32");
                 seg.offsets.push(end as u32);
                 end += u64::from(len);
                 at += len as usize;
                 lens.next();
             }
-            seg.file
-                .write_all_at(&frames[run_start..at], seg.bytes)
-                .map_err(io_err("write", &seg.path))?;
+            seg.file.write_all_at(&frames[run_start..at], seg.bytes).map_err(io_err("write", &seg.path))?;
             seg.bytes = end;
             seg.dirty = true;
         }
-        assert_eq!(
-            at,
-            frames.len(),
-            "frame lengths do not add up to the frames"
-        );
+        assert_eq!(at, frames.len(), "frame lengths do not add up to the frames");
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
         for seg in self.segments.iter_mut().filter(|s| s.dirty) {
-            seg.file
-                .sync_data()
-                .map_err(io_err("fdatasync", &seg.path))?;
+            seg.file.sync_data().map_err(io_err("fdatasync", &seg.path))?;
             seg.dirty = false;
         }
         if self.dir_dirty {
@@ -734,10 +625,8 @@ impl Storage for SegmentStore {
         // the durable log except after a truncation, which recovery handles.
         for seg in &mut self.segments {
             if seg.index_written < seg.offsets.len() {
-                let bytes: Vec<u8> = seg.offsets[seg.index_written..]
-                    .iter()
-                    .flat_map(|o| o.to_le_bytes())
-                    .collect();
+                let bytes: Vec<u8> =
+                    seg.offsets[seg.index_written..].iter().flat_map(|o| o.to_le_bytes()).collect();
                 seg.index
                     .write_all_at(&bytes, seg.index_written as u64 * 4)
                     .map_err(io_err("write", &seg.index_path))?;
@@ -754,30 +643,22 @@ impl Storage for SegmentStore {
     }
 
     fn read_frame(&self, seq: Seq, out: &mut Vec<u8>) -> Result<(), StoreError> {
-        let (k, i) = self
-            .segment_of(seq.0)
-            .ok_or(StoreError::OutOfRange(seq, self.record_count()))?;
+        let (k, i) = self.segment_of(seq.0).ok_or(StoreError::OutOfRange(seq, self.record_count()))?;
         let seg = &self.segments[k];
         let (start, end) = seg.frame_range(i);
         out.clear();
         out.resize((end - start) as usize, 0);
-        seg.file
-            .read_exact_at(out, start)
-            .map_err(io_err("read", &seg.path))?;
+        seg.file.read_exact_at(out, start).map_err(io_err("read", &seg.path))?;
         match parse_frame(out) {
             FrameParse::Whole { frame_bytes, .. } if frame_bytes == out.len() => Ok(()),
             FrameParse::Whole { .. } => Err(StoreError::Damaged(Damage {
                 seq,
                 what: "the frame's length does not match the offset index".into(),
             })),
-            FrameParse::Short => Err(StoreError::Damaged(Damage {
-                seq,
-                what: "the frame is incomplete".into(),
-            })),
-            FrameParse::Bad(why) => Err(StoreError::Damaged(Damage {
-                seq,
-                what: why.into(),
-            })),
+            FrameParse::Short => {
+                Err(StoreError::Damaged(Damage { seq, what: "the frame is incomplete".into() }))
+            }
+            FrameParse::Bad(why) => Err(StoreError::Damaged(Damage { seq, what: why.into() })),
         }
     }
 
@@ -796,11 +677,7 @@ impl Storage for SegmentStore {
             } else {
                 (seg.base, SEGMENT_HEADER_BYTES)
             };
-            let file = SegmentFile {
-                path: &seg.path,
-                file: &seg.file,
-                bytes: seg.bytes,
-            };
+            let file = SegmentFile { path: &seg.path, file: &seg.file, bytes: seg.bytes };
             let limit = seg.end_seq() - seq;
             if read_frames(&file, pos, Seq(seq), Some(limit), &mut buf, visit)?.stopped {
                 return Ok(());
@@ -814,11 +691,7 @@ impl Storage for SegmentStore {
     }
 
     fn size_bytes(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .segments
-            .iter()
-            .map(|s| s.bytes + s.offsets.len() as u64 * 4)
-            .sum())
+        Ok(self.segments.iter().map(|s| s.bytes + s.offsets.len() as u64 * 4).sum())
     }
 }
 
@@ -855,12 +728,7 @@ pub fn read_frames(
     let mut at = 0usize;
     let mut seq = first_seq.0;
     let end_seq = limit.map_or(u64::MAX, |n| first_seq.0 + n);
-    let damaged = |seq, what: &str| {
-        StoreError::Damaged(Damage {
-            seq: Seq(seq),
-            what: what.into(),
-        })
-    };
+    let damaged = |seq, what: &str| StoreError::Damaged(Damage { seq: Seq(seq), what: what.into() });
     while seq < end_seq {
         if at == buf.len() && file_pos == segment.bytes {
             break;
@@ -868,10 +736,7 @@ pub fn read_frames(
         match parse_frame_unchecked(&buf[at..]) {
             FrameParse::Whole { frame_bytes, .. } => {
                 if visit(Seq(seq), &buf[at..at + frame_bytes]).is_break() {
-                    return Ok(FramesRead {
-                        records: seq + 1 - first_seq.0,
-                        stopped: true,
-                    });
+                    return Ok(FramesRead { records: seq + 1 - first_seq.0, stopped: true });
                 }
                 at += frame_bytes;
                 seq += 1;
@@ -894,10 +759,7 @@ pub fn read_frames(
             FrameParse::Bad(why) => return Err(damaged(seq, why)),
         }
     }
-    Ok(FramesRead {
-        records: seq - first_seq.0,
-        stopped: false,
-    })
+    Ok(FramesRead { records: seq - first_seq.0, stopped: false })
 }
 
 /// The segment files of a log directory, by base seq, without opening the store (and so
@@ -925,22 +787,13 @@ pub fn check_segment_header(file: &File, path: &Path, base: u64) -> Result<(), S
     file.read_exact_at(&mut header, 0)
         .map_err(|e| format!("cannot read the header of {}: {e}", path.display()))?;
     if header[..8] != SEGMENT_MAGIC {
-        return Err(format!(
-            "{} does not start with the segment magic",
-            path.display()
-        ));
+        return Err(format!("{} does not start with the segment magic", path.display()));
     }
     if header[8..16] != base.to_le_bytes() {
-        return Err(format!(
-            "{} names another base seq in its header",
-            path.display()
-        ));
+        return Err(format!("{} names another base seq in its header", path.display()));
     }
     if header[16..] != [0; 16] {
-        return Err(format!(
-            "{} has non-zero reserved bytes in its header",
-            path.display()
-        ));
+        return Err(format!("{} has non-zero reserved bytes in its header", path.display()));
     }
     Ok(())
 }

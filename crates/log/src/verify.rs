@@ -4,13 +4,10 @@
 
 use crate::log::split_frame;
 use crate::storage::{
-    SEGMENT_HEADER_BYTES, SegmentFile, Storage, StoreError, check_segment_header, list_segments,
-    read_frames,
+    SEGMENT_HEADER_BYTES, SegmentFile, Storage, StoreError, check_segment_header, list_segments, read_frames,
 };
 use chl_model::codec::{decode_record, encode_record, record_hash};
-use chl_model::{
-    Digest, EventType, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, Record, Seq, Timestamp,
-};
+use chl_model::{Digest, EventType, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, Record, Seq, Timestamp};
 use std::fs::File;
 use std::io::BufRead;
 use std::ops::ControlFlow;
@@ -53,10 +50,7 @@ impl ChainCheck {
         let seq = Seq(self.next_seq);
         let fail = |what: String| Err(ChainError { seq, what });
         if record.seq != seq {
-            return fail(format!(
-                "expected seq {seq}, the record says {}",
-                record.seq
-            ));
+            return fail(format!("expected seq {seq}, the record says {}", record.seq));
         }
         if record.prev != self.prev {
             return fail(format!(
@@ -74,19 +68,12 @@ impl ChainCheck {
         }
         let is_founding = record.event.event_type() == EventType::LedgerCreated;
         if seq.0 == 0 && !is_founding {
-            return fail(format!(
-                "record 0 must be ledger_created, not {}",
-                record.event.event_type()
-            ));
+            return fail(format!("record 0 must be ledger_created, not {}", record.event.event_type()));
         }
         if seq.0 != 0 && is_founding {
             return fail("ledger_created may only be record 0".into());
         }
-        if record.effective_at
-            > record
-                .recorded_at
-                .saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS)
-        {
+        if record.effective_at > record.recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
             return fail(format!(
                 "effective_at {} is more than 5 minutes after recorded_at {}",
                 record.effective_at, record.recorded_at
@@ -122,15 +109,9 @@ pub const PROGRESS_EVERY: u64 = 65_536;
 fn open_frame(seq: Seq, frame: &[u8]) -> Result<(Record, Digest, usize), ChainError> {
     let (body, stored) = split_frame(frame);
     if record_hash(body) != stored {
-        return Err(ChainError {
-            seq,
-            what: "the record's bytes do not match its stored hash".into(),
-        });
+        return Err(ChainError { seq, what: "the record's bytes do not match its stored hash".into() });
     }
-    let record = decode_record(body).map_err(|e| ChainError {
-        seq,
-        what: e.to_string(),
-    })?;
+    let record = decode_record(body).map_err(|e| ChainError { seq, what: e.to_string() })?;
     Ok((record, stored, body.len()))
 }
 
@@ -150,9 +131,7 @@ const CHECK_BATCH_RECORDS: usize = 8192;
 
 impl<'a> BatchedCheck<'a> {
     fn new(progress: &'a mut dyn FnMut(u64)) -> Self {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
         BatchedCheck {
             check: ChainCheck::new(),
             frames: Vec::with_capacity(CHECK_BATCH_RECORDS * 256),
@@ -178,26 +157,17 @@ impl<'a> BatchedCheck<'a> {
 
     fn flush(&mut self) -> Result<(), ChainError> {
         let frames = &self.frames;
-        let open_all =
-            |held: &[(Seq, usize, usize)]| -> Vec<Result<(Record, Digest, usize), ChainError>> {
-                held.iter()
-                    .map(|&(seq, start, end)| open_frame(seq, &frames[start..end]))
-                    .collect()
-            };
+        let open_all = |held: &[(Seq, usize, usize)]| -> Vec<Result<(Record, Digest, usize), ChainError>> {
+            held.iter().map(|&(seq, start, end)| open_frame(seq, &frames[start..end])).collect()
+        };
         let per_thread = self.held.len().div_ceil(self.threads).max(1);
         let opened: Vec<_> = if self.threads == 1 || self.held.len() < 256 {
             open_all(&self.held)
         } else {
             std::thread::scope(|scope| {
-                let workers: Vec<_> = self
-                    .held
-                    .chunks(per_thread)
-                    .map(|part| scope.spawn(move || open_all(part)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .flat_map(|w| w.join().expect("a verify worker panicked"))
-                    .collect()
+                let workers: Vec<_> =
+                    self.held.chunks(per_thread).map(|part| scope.spawn(move || open_all(part))).collect();
+                workers.into_iter().flat_map(|w| w.join().expect("a verify worker panicked")).collect()
             })
         };
         for outcome in opened {
@@ -230,23 +200,14 @@ impl<'a> BatchedCheck<'a> {
 
 fn store_failure(e: StoreError, next_seq: u64) -> ChainError {
     match e {
-        StoreError::Damaged(d) => ChainError {
-            seq: d.seq,
-            what: d.what,
-        },
-        other => ChainError {
-            seq: Seq(next_seq),
-            what: other.to_string(),
-        },
+        StoreError::Damaged(d) => ChainError { seq: d.seq, what: d.what },
+        other => ChainError { seq: Seq(next_seq), what: other.to_string() },
     }
 }
 
 /// Re-reads a whole open store: every frame's stored hash is recomputed from its bytes, every
 /// record decoded and chained. `progress(records_done)` is called now and then.
-pub fn verify_store(
-    store: &dyn Storage,
-    progress: &mut dyn FnMut(u64),
-) -> Result<ChainSummary, ChainError> {
+pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
     let mut batched = BatchedCheck::new(progress);
     let mut failure = None;
     let scanned = store.scan(Seq::ZERO, &mut batched.visitor(&mut failure));
@@ -272,42 +233,25 @@ pub fn verify_store(
 /// Verifies the segment files of a log directory as they are on disk, without opening the
 /// store: nothing is recovered, cut or rewritten, so a damaged or torn tail is reported, not
 /// repaired. This is what `chl verify` runs.
-pub fn verify_log_dir(
-    dir: &Path,
-    progress: &mut dyn FnMut(u64),
-) -> Result<ChainSummary, ChainError> {
+pub fn verify_log_dir(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
     let mut batched = BatchedCheck::new(progress);
     let mut buf = Vec::new();
     let segments = list_segments(dir).map_err(|e| store_failure(e, 0))?;
     for (base, path) in segments {
         let next = batched.next_seq();
-        let at = |what: String| ChainError {
-            seq: Seq(next),
-            what,
-        };
+        let at = |what: String| ChainError { seq: Seq(next), what };
         if base != next {
             // Settle the records before the gap first: a failure among them comes first.
             batched.flush()?;
-            return Err(at(format!(
-                "segment {} starts at seq {base}",
-                path.display()
-            )));
+            return Err(at(format!("segment {} starts at seq {base}", path.display())));
         }
-        let file =
-            File::open(&path).map_err(|e| at(format!("cannot open {}: {e}", path.display())))?;
-        let bytes = file
-            .metadata()
-            .map_err(|e| at(format!("cannot stat {}: {e}", path.display())))?
-            .len();
+        let file = File::open(&path).map_err(|e| at(format!("cannot open {}: {e}", path.display())))?;
+        let bytes = file.metadata().map_err(|e| at(format!("cannot stat {}: {e}", path.display())))?.len();
         if let Err(why) = check_segment_header(&file, &path, base) {
             batched.flush()?;
             return Err(at(why));
         }
-        let segment = SegmentFile {
-            path: &path,
-            file: &file,
-            bytes,
-        };
+        let segment = SegmentFile { path: &path, file: &file, bytes };
         let mut failure = None;
         let read = read_frames(
             &segment,
@@ -332,22 +276,14 @@ pub fn verify_log_dir(
 /// Verifies an exported file (`chl export` output) with no ledger at hand: each line's
 /// canonical bytes are rebuilt from its fields and hashed, and the result must be the hash
 /// the line states and the `prev` of the next line.
-pub fn verify_export(
-    input: impl BufRead,
-    progress: &mut dyn FnMut(u64),
-) -> Result<ChainSummary, ChainError> {
+pub fn verify_export(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
     let mut check = ChainCheck::new();
     let mut bytes = Vec::new();
     for (n, line) in input.lines().enumerate() {
         let seq = Seq(check.next_seq);
-        let line = line.map_err(|e| ChainError {
-            seq,
-            what: format!("line {}: {e}", n + 1),
-        })?;
-        let imported = ImportedRecord::parse_json(&line).map_err(|e| ChainError {
-            seq,
-            what: format!("line {}: {}: {}", n + 1, e.field, e.message),
-        })?;
+        let line = line.map_err(|e| ChainError { seq, what: format!("line {}: {e}", n + 1) })?;
+        let imported = ImportedRecord::parse_json(&line)
+            .map_err(|e| ChainError { seq, what: format!("line {}: {}: {}", n + 1, e.field, e.message) })?;
         bytes.clear();
         encode_record(&imported.record, &mut bytes);
         let hash = record_hash(&bytes);

@@ -9,9 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn small_segments() -> StoreConfig {
-    StoreConfig {
-        segment_max_bytes: 8 * 1024,
-    }
+    StoreConfig { segment_max_bytes: 8 * 1024 }
 }
 
 fn event(seq: u64) -> Event {
@@ -83,10 +81,7 @@ fn records_survive_reopen_across_many_segments() {
         assert_eq!(record.event, event(seq));
     }
     assert_eq!(verify_store(log.store(), &mut |_| {}).unwrap().records, 201);
-    assert_eq!(
-        verify_log_dir(&dir, &mut |_| {}).unwrap().head,
-        Some((head.seq, head.hash))
-    );
+    assert_eq!(verify_log_dir(&dir, &mut |_| {}).unwrap().head, Some((head.seq, head.hash)));
 }
 
 #[test]
@@ -100,28 +95,15 @@ fn a_torn_frame_at_the_tail_is_cut_reported_and_kept_aside() {
     drop(log);
     let last = segments(&dir).pop().unwrap();
     let torn = [0xC3, 0x48, 0x4C, 0x52, 200, 0, 0, 0, 1, 2, 3];
-    OpenOptions::new()
-        .append(true)
-        .open(&last)
-        .unwrap()
-        .write_all(&torn)
-        .unwrap();
-    assert!(
-        verify_log_dir(&dir, &mut |_| {})
-            .unwrap_err()
-            .what
-            .contains("incomplete")
-    );
+    OpenOptions::new().append(true).open(&last).unwrap().write_all(&torn).unwrap();
+    assert!(verify_log_dir(&dir, &mut |_| {}).unwrap_err().what.contains("incomplete"));
 
     let (log, report) = reopen(&dir);
     let cut = report.torn_tail.expect("torn tail reported");
     assert_eq!(cut.seq, Seq(11));
     assert_eq!(cut.bytes_cut, torn.len() as u64);
     assert_eq!(log.head(), Some(head));
-    assert_eq!(
-        fs::read(dir.join("recovered/torn-at-seq-11.bin")).unwrap(),
-        torn
-    );
+    assert_eq!(fs::read(dir.join("recovered/torn-at-seq-11.bin")).unwrap(), torn);
     assert!(verify_log_dir(&dir, &mut |_| {}).is_ok());
 }
 
@@ -137,22 +119,14 @@ fn records_of_an_unfinished_batch_are_dropped() {
     append_batch(&mut log, 300, false);
     log.commit().unwrap();
     drop(log);
-    assert!(
-        verify_log_dir(&dir, &mut |_| {})
-            .unwrap_err()
-            .what
-            .contains("inside a batch")
-    );
+    assert!(verify_log_dir(&dir, &mut |_| {}).unwrap_err().what.contains("inside a batch"));
 
     let (log, report) = reopen(&dir);
     let dropped = report.unfinished_batch.expect("unfinished batch reported");
     assert_eq!((dropped.first_seq, dropped.records_dropped), (Seq(6), 300));
     assert_eq!(log.head(), Some(acknowledged));
     assert!(verify_log_dir(&dir, &mut |_| {}).is_ok());
-    assert!(
-        dir.join("recovered/unfinished-batch-from-seq-6.bin")
-            .exists()
-    );
+    assert!(dir.join("recovered/unfinished-batch-from-seq-6.bin").exists());
 }
 
 #[test]
@@ -185,6 +159,7 @@ fn damage_before_the_tail_blocks_writes_and_names_the_seq() {
         ends_batch: true,
         actor: PartyId::platform(),
         effective_at: log.clock(),
+        version: 1,
         event: event(99),
     };
     log.append(&record).unwrap();
@@ -219,11 +194,7 @@ fn a_lost_or_garbled_offset_index_is_rebuilt_from_the_segments() {
     }
     drop(log);
     let (_, report) = reopen(&dir);
-    assert_eq!(
-        report,
-        Default::default(),
-        "the rebuilt indexes were written back"
-    );
+    assert_eq!(report, Default::default(), "the rebuilt indexes were written back");
 }
 
 #[test]
@@ -234,10 +205,7 @@ fn rolling_back_to_a_mark_leaves_the_files_as_they_were() {
     append_batch(&mut log, 30, true);
     log.commit().unwrap();
     let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
-        segments(dir)
-            .into_iter()
-            .map(|p| (p.clone(), fs::read(&p).unwrap()))
-            .collect()
+        segments(dir).into_iter().map(|p| (p.clone(), fs::read(&p).unwrap())).collect()
     };
     let before = snapshot(&dir);
     let head = log.head();
@@ -271,10 +239,7 @@ fn a_crash_at_any_byte_of_the_last_batch_leaves_the_acknowledged_prefix() {
     log.commit().unwrap();
     drop(log);
     let len_after = fs::metadata(&last_before).unwrap().len();
-    assert!(
-        len_after > len_before,
-        "the last batch sits in the same segment"
-    );
+    assert!(len_after > len_before, "the last batch sits in the same segment");
     for cut in (len_before + 1..len_after).step_by(7) {
         let dir = tmp.path().join(format!("cut-{cut}"));
         fs::create_dir(&dir).unwrap();
@@ -284,19 +249,11 @@ fn a_crash_at_any_byte_of_the_last_batch_leaves_the_acknowledged_prefix() {
             }
         }
         let seg = dir.join(last_before.file_name().unwrap());
-        OpenOptions::new()
-            .write(true)
-            .open(&seg)
-            .unwrap()
-            .set_len(cut)
-            .unwrap();
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(cut).unwrap();
         fs::write(dir.join(index_path.file_name().unwrap()), &index_before).unwrap();
         let (log, _) = reopen(&dir);
         assert_eq!(log.head(), Some(acknowledged), "cut at byte {cut}");
-        assert!(
-            verify_log_dir(&dir, &mut |_| {}).is_ok(),
-            "cut at byte {cut}"
-        );
+        assert!(verify_log_dir(&dir, &mut |_| {}).is_ok(), "cut at byte {cut}");
     }
 }
 

@@ -43,7 +43,7 @@ pub enum CodecError {
     UnknownFormat(u8),
     #[error("unknown event type {0:?}")]
     UnknownType(String),
-    #[error("{0} has no version {1} (this build reads version {2})")]
+    #[error("{0} has no version {1} that this build reads (it writes version {2})")]
     UnknownVersion(EventType, u16, u16),
 }
 
@@ -62,14 +62,13 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     let name = String::decode(&mut d).map_err(decode_error)?;
     let event_type = EventType::from_name(&name).ok_or(CodecError::UnknownType(name))?;
     let version = u16::decode(&mut d).map_err(decode_error)?;
-    if version != event_type.current_version() {
-        return Err(CodecError::UnknownVersion(
-            event_type,
-            version,
-            event_type.current_version(),
-        ));
-    }
-    let event = Event::decode_data(event_type, &mut d).map_err(decode_error)?;
+    let event = if version == event_type.current_version() {
+        Event::decode_data(event_type, &mut d).map_err(decode_error)?
+    } else {
+        crate::versions::decode_old(event_type, version, &mut d)
+            .ok_or(CodecError::UnknownVersion(event_type, version, event_type.current_version()))?
+            .map_err(decode_error)?
+    };
     let left = d.reader().0.len();
     if left != 0 {
         return Err(CodecError::TrailingBytes(left));
@@ -81,6 +80,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
         ends_batch: head.ends_batch,
         actor,
         effective_at,
+        version,
         event,
     };
     // bincode's decoder accepts integers written longer than needed; such bytes would give
@@ -122,9 +122,7 @@ fn read_head(d: &mut SliceDecoder<'_>) -> Result<RecordHead, CodecError> {
 /// BLAKE3 in derive-key mode with [`RECORD_HASH_CONTEXT`] over the canonical bytes.
 pub fn record_hash(bytes: &[u8]) -> Digest {
     static TEMPLATE: OnceLock<blake3::Hasher> = OnceLock::new();
-    let mut hasher = TEMPLATE
-        .get_or_init(|| blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT))
-        .clone();
+    let mut hasher = TEMPLATE.get_or_init(|| blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT)).clone();
     hasher.update(bytes);
     Digest(*hasher.finalize().as_bytes())
 }
@@ -145,9 +143,7 @@ struct Slice<'a>(&'a [u8]);
 impl bincode::de::read::Reader for Slice<'_> {
     fn read(&mut self, out: &mut [u8]) -> Result<(), DecodeError> {
         if out.len() > self.0.len() {
-            return Err(DecodeError::UnexpectedEnd {
-                additional: out.len() - self.0.len(),
-            });
+            return Err(DecodeError::UnexpectedEnd { additional: out.len() - self.0.len() });
         }
         let (now, rest) = self.0.split_at(out.len());
         out.copy_from_slice(now);
@@ -179,8 +175,12 @@ impl Encode for RecordBytes<'_> {
         r.actor.encode(e)?;
         r.effective_at.encode(e)?;
         event_type.name().encode(e)?;
-        event_type.current_version().encode(e)?;
-        r.event.encode_data(e)
+        r.version.encode(e)?;
+        if r.version == event_type.current_version() {
+            r.event.encode_data(e)
+        } else {
+            crate::versions::encode_old(&r.event, r.version, e)
+        }
     }
 }
 
@@ -198,6 +198,7 @@ mod tests {
             ends_batch: true,
             actor: PartyId::platform(),
             effective_at: Timestamp::parse_rfc3339("2013-03-29T00:00:00Z").unwrap(),
+            version: event.event_type().current_version(),
             event,
         }
     }
@@ -235,16 +236,10 @@ mod tests {
         let mut format = bytes.clone();
         format[0] = 9;
         assert_eq!(decode_record(&format), Err(CodecError::UnknownFormat(9)));
-        let name_at = bytes
-            .windows(16)
-            .position(|w| w == b"party_registered")
-            .unwrap();
+        let name_at = bytes.windows(16).position(|w| w == b"party_registered").unwrap();
         let mut unknown = bytes.clone();
         unknown[name_at] = b'q';
-        assert_eq!(
-            decode_record(&unknown),
-            Err(CodecError::UnknownType("qarty_registered".into()))
-        );
+        assert_eq!(decode_record(&unknown), Err(CodecError::UnknownType("qarty_registered".into())));
         let mut version = bytes.clone();
         version[name_at + 16] = 2;
         assert!(matches!(

@@ -9,14 +9,8 @@ pub fn check_region(value: &str) -> Result<(), &'static str> {
     let ok = (4..=6).contains(&b.len())
         && b[..2].iter().all(u8::is_ascii_uppercase)
         && b[2] == b'-'
-        && b[3..]
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err("expected an ISO 3166-2 code such as CN-31")
-    }
+        && b[3..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok { Ok(()) } else { Err("expected an ISO 3166-2 code such as CN-31") }
 }
 
 validated_string!(
@@ -43,9 +37,7 @@ validated_string!(
 /// (no I, O, S, V or Z).
 const CREDIT_CODE_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// Weight of position i (1-based) is 3^(i-1) mod 31.
-const CREDIT_CODE_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 /// The check character that GB 32100-2015 puts in position 18 after these 17 characters, or
 /// `None` if one of them is outside the code's alphabet.
@@ -86,28 +78,18 @@ mod tests {
     #[test]
     fn credit_codes_of_real_companies_pass() {
         // Published codes of well-known companies, from their business licences.
-        for code in [
-            "91110108551385082Q",
-            "91330100799655058B",
-            "91440300708461136T",
-        ] {
+        for code in ["91110108551385082Q", "91330100799655058B", "91440300708461136T"] {
             assert!(CreditCode::parse(code).is_ok(), "{code}");
         }
     }
 
     #[test]
     fn a_changed_character_fails_the_check() {
-        let err = CreditCode::parse("91110108551385082R")
-            .unwrap_err()
-            .to_string();
+        let err = CreditCode::parse("91110108551385082R").unwrap_err().to_string();
         assert!(err.contains("check character"), "{err}");
-        let err = CreditCode::parse("9111010855138508IQ")
-            .unwrap_err()
-            .to_string();
+        let err = CreditCode::parse("9111010855138508IQ").unwrap_err().to_string();
         assert!(err.contains("only digits"), "{err}");
-        let err = CreditCode::parse("9111010855138508")
-            .unwrap_err()
-            .to_string();
+        let err = CreditCode::parse("9111010855138508").unwrap_err().to_string();
         assert!(err.contains("18 characters"), "{err}");
     }
 

@@ -3,9 +3,7 @@
 use std::fmt;
 
 /// 32 bytes, shown as 64 lower-case hex digits.
-#[derive(
-    Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, bincode::Encode, bincode::Decode,
-)]
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, bincode::Encode, bincode::Decode)]
 pub struct Digest(pub [u8; 32]);
 
 impl Digest {
@@ -14,20 +12,14 @@ impl Digest {
     pub fn parse_hex(text: &str) -> Result<Digest, String> {
         let b = text.as_bytes();
         if b.len() != 64 {
-            return Err(format!(
-                "expected 64 hex digits, got {} characters",
-                b.len()
-            ));
+            return Err(format!("expected 64 hex digits, got {} characters", b.len()));
         }
         let mut out = [0u8; 32];
         for (i, pair) in b.chunks_exact(2).enumerate() {
             let nibble = |c: u8| match c {
                 b'0'..=b'9' => Ok(c - b'0'),
                 b'a'..=b'f' => Ok(c - b'a' + 10),
-                _ => Err(format!(
-                    "expected lower-case hex digits, found {:?}",
-                    c as char
-                )),
+                _ => Err(format!("expected lower-case hex digits, found {:?}", c as char)),
             };
             out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
         }

@@ -6,9 +6,7 @@
 
 use crate::codes::{CreditCode, Region};
 use crate::digest::Digest;
-use crate::id::{
-    AgreementId, BrandId, Category, DisputeId, GrantId, OrderId, PartyId, Sku, StoreId,
-};
+use crate::id::{AgreementId, BrandId, Category, DisputeId, GrantId, OrderId, PartyId, Sku, StoreId};
 use crate::money::Money;
 use crate::text::Text;
 use crate::time::Timestamp;
@@ -27,10 +25,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -46,9 +41,7 @@ fn check_window(valid_from: Timestamp, valid_until: Timestamp) -> Result<(), Fie
     if valid_until <= valid_from {
         return Err(FieldError::new(
             "data.valid_until",
-            format!(
-                "the window is empty: valid_until {valid_until} is not after valid_from {valid_from}"
-            ),
+            format!("the window is empty: valid_until {valid_until} is not after valid_from {valid_from}"),
         ));
     }
     Ok(())
@@ -58,19 +51,13 @@ fn check_window(valid_from: Timestamp, valid_until: Timestamp) -> Result<(), Fie
 /// leaving the field out already means "all" where that is allowed.
 fn check_list<T: Eq + Hash + Serialize>(field: &str, items: &[T]) -> Result<(), FieldError> {
     if items.is_empty() {
-        return Err(FieldError::new(
-            format!("data.{field}"),
-            "may not be an empty list",
-        ));
+        return Err(FieldError::new(format!("data.{field}"), "may not be an empty list"));
     }
     let mut seen = HashSet::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         if !seen.insert(item) {
             let shown = serde_json::to_string(item).unwrap_or_default();
-            return Err(FieldError::new(
-                format!("data.{field}[{i}]"),
-                format!("{shown} is listed twice"),
-            ));
+            return Err(FieldError::new(format!("data.{field}[{i}]"), format!("{shown} is listed twice")));
         }
     }
     Ok(())
@@ -80,9 +67,7 @@ fn check_optional_list<T: Eq + Hash + Serialize>(
     field: &str,
     items: &Option<Vec<T>>,
 ) -> Result<(), FieldError> {
-    items
-        .as_deref()
-        .map_or(Ok(()), |items| check_list(field, items))
+    items.as_deref().map_or(Ok(()), |items| check_list(field, items))
 }
 
 // ---- value enums ---------------------------------------------------------------------------
@@ -176,20 +161,14 @@ pub struct Qualification {
 }
 
 /// A quantity of goods: at least one.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode)]
 #[serde(try_from = "u32")]
 pub struct Quantity(u32);
 
 impl TryFrom<u32> for Quantity {
     type Error = String;
     fn try_from(value: u32) -> Result<Quantity, String> {
-        if value == 0 {
-            Err("a quantity must be at least 1".into())
-        } else {
-            Ok(Quantity(value))
-        }
+        if value == 0 { Err("a quantity must be at least 1".into()) } else { Ok(Quantity(value)) }
     }
 }
 
@@ -200,9 +179,7 @@ impl Quantity {
 }
 
 impl<C> Decode<C> for Quantity {
-    fn decode<D: bincode::de::Decoder<Context = C>>(
-        d: &mut D,
-    ) -> Result<Self, bincode::error::DecodeError> {
+    fn decode<D: bincode::de::Decoder<Context = C>>(d: &mut D) -> Result<Self, bincode::error::DecodeError> {
         Quantity::try_from(u32::decode(d)?).map_err(bincode::error::DecodeError::OtherString)
     }
 }
@@ -215,9 +192,7 @@ pub fn check_origin(value: &str) -> Result<(), &'static str> {
         return Err("an origin has 1 to 255 characters");
     }
     if !value.bytes().all(|c| c.is_ascii_graphic() && c != b'+') {
-        return Err(
-            "an origin holds printable ASCII without spaces or '+' (it names the signing key)",
-        );
+        return Err("an origin holds printable ASCII without spaces or '+' (it names the signing key)");
     }
     Ok(())
 }
@@ -249,10 +224,7 @@ impl<'de> Deserialize<'de> for PublicKey {
             .decode(&text)
             .map_err(|e| serde::de::Error::custom(format!("public key is not base64: {e}")))?;
         let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-            serde::de::Error::custom(format!(
-                "an Ed25519 public key has 32 bytes, not {}",
-                b.len()
-            ))
+            serde::de::Error::custom(format!("an Ed25519 public key has 32 bytes, not {}", b.len()))
         })?;
         Ok(PublicKey(key))
     }
@@ -286,11 +258,7 @@ pub struct SupplierAdmitted {
 }
 impl CheckForm for SupplierAdmitted {
     fn check_form(&self) -> Result<(), FieldError> {
-        if !self
-            .qualifications
-            .iter()
-            .any(|q| q.kind == QualificationKind::BusinessLicense)
-        {
+        if !self.qualifications.iter().any(|q| q.kind == QualificationKind::BusinessLicense) {
             return Err(FieldError::new(
                 "data.qualifications",
                 "at least one qualification of kind business_license is required",
@@ -440,10 +408,7 @@ pub struct GrantIssued {
 impl CheckForm for GrantIssued {
     fn check_form(&self) -> Result<(), FieldError> {
         if self.grantor == self.grantee {
-            return Err(FieldError::new(
-                "data.grantee",
-                format!("{} cannot grant to itself", self.grantor),
-            ));
+            return Err(FieldError::new("data.grantee", format!("{} cannot grant to itself", self.grantor)));
         }
         self.scope.check_form()?;
         check_list("channels", &self.channels)?;
@@ -469,6 +434,10 @@ pub struct StoreOpened {
     pub name: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<Region>,
+    /// The shop's own id on its platform (a Tmall or Taobao shop number), so that platform
+    /// data can be matched to the store. Added in version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_shop_id: Option<Text>,
 }
 impl CheckForm for StoreOpened {}
 
@@ -681,11 +650,13 @@ catalogue! {
 }
 
 impl EventType {
-    /// The version of this type's data that the code writes. Every type is at version 1 of
-    /// the contract, and the codec refuses other versions. A change to a type's fields must
-    /// add version 2 together with a decoder of version 1 that upcasts it, in codec.rs.
+    /// The version of this type's data that the code writes. Older versions are read and
+    /// upcast in versions.rs, the one place that knows them.
     pub fn current_version(self) -> u16 {
-        1
+        match self {
+            EventType::StoreOpened => 2,
+            _ => 1,
+        }
     }
 }
 

@@ -18,10 +18,7 @@ pub fn check_id(value: &str) -> Result<(), &'static str> {
     if !first.is_ascii_alphanumeric() {
         return Err("an id starts with a letter or digit");
     }
-    if !bytes
-        .iter()
-        .all(|c| c.is_ascii_alphanumeric() || b"._:-".contains(c))
-    {
+    if !bytes.iter().all(|c| c.is_ascii_alphanumeric() || b"._:-".contains(c)) {
         return Err("an id holds only ASCII letters, digits and . _ : -");
     }
     Ok(())

@@ -18,6 +18,7 @@ pub mod submission;
 pub mod text;
 pub mod time;
 mod validated;
+pub mod versions;
 
 pub use codes::{CreditCode, Currency, Region};
 pub use digest::Digest;

@@ -51,9 +51,7 @@ impl fmt::Debug for Money {
 }
 
 impl<C> bincode::Decode<C> for Money {
-    fn decode<D: bincode::de::Decoder<Context = C>>(
-        d: &mut D,
-    ) -> Result<Self, bincode::error::DecodeError> {
+    fn decode<D: bincode::de::Decoder<Context = C>>(d: &mut D) -> Result<Self, bincode::error::DecodeError> {
         let value = i64::decode(d)?;
         let currency = Currency::decode(d)?;
         Money::new(value, currency).map_err(bincode::error::DecodeError::OtherString)

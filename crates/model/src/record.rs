@@ -66,6 +66,9 @@ pub struct Record {
     pub actor: PartyId,
     /// When the fact took effect in the world.
     pub effective_at: Timestamp,
+    /// The version of the event type the record was written in (its bytes are that
+    /// version's); `event` holds the data upcast to the current version.
+    pub version: u16,
     pub event: Event,
 }
 
@@ -84,10 +87,27 @@ struct RecordJsonOut<'a> {
     version: u16,
     actor: &'a PartyId,
     effective_at: Timestamp,
-    data: crate::event::EventData<'a>,
+    data: DataOut<'a>,
     prev: Digest,
     hash: Digest,
     ends_batch: bool,
+}
+
+/// The data object in the version the record was written in.
+struct DataOut<'a>(&'a Record);
+
+impl Serialize for DataOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        if r.version == r.event.event_type().current_version() {
+            return r.event.data().serialize(s);
+        }
+        let mut json = Vec::new();
+        crate::versions::write_old_json(&r.event, r.version, &mut json).map_err(serde::ser::Error::custom)?;
+        let raw: Box<serde_json::value::RawValue> =
+            serde_json::from_slice(&json).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
 }
 
 impl ExportedRecord<'_> {
@@ -102,10 +122,10 @@ impl ExportedRecord<'_> {
                 seq: r.seq,
                 recorded_at: r.recorded_at,
                 event_type: event_type.name(),
-                version: event_type.current_version(),
+                version: r.version,
                 actor: &r.actor,
                 effective_at: r.effective_at,
-                data: r.event.data(),
+                data: DataOut(r),
                 prev: r.prev,
                 hash: self.hash,
                 ends_batch: r.ends_batch,
@@ -143,32 +163,26 @@ impl ImportedRecord {
         let mut json = serde_json::Deserializer::from_str(line);
         let form: RecordJsonIn = serde_path_to_error::deserialize(&mut json).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." || path == "?" {
-                "record".to_owned()
-            } else {
-                path
-            };
-            FieldError::new(
-                field,
-                crate::event::strip_position(&e.into_inner().to_string()),
-            )
+            let field = if path == "." || path == "?" { "record".to_owned() } else { path };
+            FieldError::new(field, crate::event::strip_position(&e.into_inner().to_string()))
         })?;
-        json.end()
-            .map_err(|e| FieldError::new("record", crate::event::strip_position(&e.to_string())))?;
-        let event_type = EventType::from_name(&form.event_type).ok_or_else(|| {
-            FieldError::new("type", format!("unknown event type {:?}", form.event_type))
-        })?;
-        if form.version != event_type.current_version() {
-            return Err(FieldError::new(
-                "version",
-                format!(
-                    "{event_type} has no version {} (this ledger reads version {})",
-                    form.version,
-                    event_type.current_version()
-                ),
-            ));
-        }
-        let event = Event::from_json_data(event_type, form.data.get())?;
+        json.end().map_err(|e| FieldError::new("record", crate::event::strip_position(&e.to_string())))?;
+        let event_type = EventType::from_name(&form.event_type)
+            .ok_or_else(|| FieldError::new("type", format!("unknown event type {:?}", form.event_type)))?;
+        let event = if form.version == event_type.current_version() {
+            Event::from_json_data(event_type, form.data.get())?
+        } else {
+            crate::versions::from_old_json(event_type, form.version, form.data.get()).ok_or_else(|| {
+                FieldError::new(
+                    "version",
+                    format!(
+                        "{event_type} has no version {} that this build reads (it writes version {})",
+                        form.version,
+                        event_type.current_version()
+                    ),
+                )
+            })??
+        };
         Ok(ImportedRecord {
             record: Record {
                 seq: form.seq,
@@ -177,6 +191,7 @@ impl ImportedRecord {
                 ends_batch: form.ends_batch,
                 actor: form.actor,
                 effective_at: form.effective_at,
+                version: form.version,
                 event,
             },
             claimed_hash: form.hash,

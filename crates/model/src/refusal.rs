@@ -47,11 +47,7 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(rule: Rule, field: impl Into<String>, message: impl Into<String>) -> Refusal {
-        Refusal {
-            rule,
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        Refusal { rule, field: Some(field.into()), message: message.into() }
     }
 
     pub fn form(field: impl Into<String>, message: impl Into<String>) -> Refusal {

@@ -50,11 +50,7 @@ impl Submission {
             let path = e.path().to_string();
             let message = strip_position(&e.into_inner().to_string());
             if path == "." || path == "?" {
-                Refusal {
-                    rule: Rule::Form,
-                    field: None,
-                    message,
-                }
+                Refusal { rule: Rule::Form, field: None, message }
             } else {
                 Refusal::form(path, message)
             }
@@ -64,9 +60,8 @@ impl Submission {
             field: None,
             message: strip_position(&e.to_string()),
         })?;
-        let event_type = EventType::from_name(&form.event_type).ok_or_else(|| {
-            Refusal::form("type", format!("unknown event type {:?}", form.event_type))
-        })?;
+        let event_type = EventType::from_name(&form.event_type)
+            .ok_or_else(|| Refusal::form("type", format!("unknown event type {:?}", form.event_type)))?;
         if event_type == EventType::LedgerCreated {
             return Err(Refusal::new(
                 Rule::Authority,
@@ -76,11 +71,7 @@ impl Submission {
         }
         let event = Event::from_json_data(event_type, form.data.get())?;
         event.check_form()?;
-        Ok(Submission {
-            actor: form.actor,
-            effective_at: form.effective_at,
-            event,
-        })
+        Ok(Submission { actor: form.actor, effective_at: form.effective_at, event })
     }
 
     /// Writes the submission form as one line of JSON (no newline).
@@ -113,10 +104,7 @@ mod tests {
         assert_eq!(submission.event.event_type(), EventType::GrantIssued);
         let mut out = Vec::new();
         submission.write_json(&mut out).unwrap();
-        assert_eq!(
-            Submission::parse_json(std::str::from_utf8(&out).unwrap()).unwrap(),
-            submission
-        );
+        assert_eq!(Submission::parse_json(std::str::from_utf8(&out).unwrap()).unwrap(), submission);
     }
 
     #[test]
@@ -126,10 +114,7 @@ mod tests {
                 GRANT.replace(r#""grantee":"agent-east""#, r#""grantee":"agent east""#),
                 "form: data.grantee: invalid party id",
             ),
-            (
-                GRANT.replace(r#""exclusive":false,"#, ""),
-                "form: data: missing field `exclusive`",
-            ),
+            (GRANT.replace(r#""exclusive":false,"#, ""), "form: data: missing field `exclusive`"),
             (
                 GRANT.replace(r#""scope":{}"#, r#""scope":{},"color":"red""#),
                 "form: data.color: unknown field `color`",
@@ -147,32 +132,18 @@ mod tests {
                 "form: data.channels: may not be an empty list",
             ),
             (
-                GRANT.replace(
-                    r#""channels":["taobao"]"#,
-                    r#""channels":["taobao","taobao"]"#,
-                ),
+                GRANT.replace(r#""channels":["taobao"]"#, r#""channels":["taobao","taobao"]"#),
                 "form: data.channels[1]: \"taobao\" is listed twice",
             ),
+            (GRANT.replace("2014-03-29", "2013-03-29"), "form: data.valid_until: the window is empty"),
+            (GRANT.replace("grant_issued", "grant_given"), "form: type: unknown event type \"grant_given\""),
             (
-                GRANT.replace("2014-03-29", "2013-03-29"),
-                "form: data.valid_until: the window is empty",
-            ),
-            (
-                GRANT.replace("grant_issued", "grant_given"),
-                "form: type: unknown event type \"grant_given\"",
-            ),
-            (
-                GRANT.replace(
-                    r#""actor":"acme","#,
-                    r#""actor":"acme","recorded_at":"2013-03-29T00:00:00Z","#,
-                ),
+                GRANT
+                    .replace(r#""actor":"acme","#, r#""actor":"acme","recorded_at":"2013-03-29T00:00:00Z","#),
                 "form: recorded_at: unknown field `recorded_at`",
             ),
             (
-                GRANT.replace(
-                    r#""effective_at":"2013-03-29T00:00:00Z""#,
-                    r#""effective_at":"2013-03-29""#,
-                ),
+                GRANT.replace(r#""effective_at":"2013-03-29T00:00:00Z""#, r#""effective_at":"2013-03-29""#),
                 "form: effective_at: invalid time",
             ),
             (
@@ -184,10 +155,7 @@ mod tests {
         ];
         for (line, expected) in cases {
             let got = refusal(&line);
-            assert!(
-                got.starts_with(expected),
-                "{line}\n  expected {expected}\n  got      {got}"
-            );
+            assert!(got.starts_with(expected), "{line}\n  expected {expected}\n  got      {got}");
         }
     }
 
@@ -208,11 +176,7 @@ mod tests {
             refusal(&free)
         );
         let huge = sale.replace(r#""value":100"#, r#""value":99999999999999999999"#);
-        assert!(
-            refusal(&huge).starts_with("form: data.unit_price"),
-            "{}",
-            refusal(&huge)
-        );
+        assert!(refusal(&huge).starts_with("form: data.unit_price"), "{}", refusal(&huge));
         let currency = sale.replace("CNY", "yuan");
         assert!(
             refusal(&currency).starts_with("form: data.unit_price.currency: invalid currency"),

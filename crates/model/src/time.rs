@@ -36,9 +36,7 @@ impl Timestamp {
 
     /// The instant `micros` after the Unix epoch, if it lies in years 0000..=9999.
     pub fn from_unix_micros(micros: i64) -> Option<Timestamp> {
-        (MIN_MICROS..=MAX_MICROS)
-            .contains(&micros)
-            .then_some(Timestamp(micros))
+        (MIN_MICROS..=MAX_MICROS).contains(&micros).then_some(Timestamp(micros))
     }
 
     pub fn unix_micros(self) -> i64 {
@@ -63,10 +61,7 @@ impl Timestamp {
     /// optional fraction of up to nine digits, and `Z` or a numeric offset. Fractions finer
     /// than a microsecond must be zero: the ledger never silently rounds a submitted time.
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeError> {
-        let fail = |why| TimeError {
-            text: text.to_owned(),
-            why,
-        };
+        let fail = |why| TimeError { text: text.to_owned(), why };
         let b = text.as_bytes();
         if b.len() < 20 {
             return Err(fail("too short"));
@@ -82,11 +77,7 @@ impl Timestamp {
             Ok(value)
         };
         let expect = |at: usize, what: &[u8], why| -> Result<(), TimeError> {
-            if what.contains(&b[at]) {
-                Ok(())
-            } else {
-                Err(fail(why))
-            }
+            if what.contains(&b[at]) { Ok(()) } else { Err(fail(why)) }
         };
         let year = digits(0, 4)?;
         expect(4, b"-", "expected '-' after the year")?;
@@ -109,9 +100,7 @@ impl Timestamp {
             return Err(fail("hour or minute out of range"));
         }
         if second > 59 {
-            return Err(fail(
-                "second out of range (leap seconds are not representable)",
-            ));
+            return Err(fail("second out of range (leap seconds are not representable)"));
         }
         let mut at = 19;
         let mut micros = 0i64;
@@ -204,16 +193,11 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -260,10 +244,7 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 }
 
 impl bincode::Encode for Timestamp {
-    fn encode<E: bincode::enc::Encoder>(
-        &self,
-        encoder: &mut E,
-    ) -> Result<(), bincode::error::EncodeError> {
+    fn encode<E: bincode::enc::Encoder>(&self, encoder: &mut E) -> Result<(), bincode::error::EncodeError> {
         self.0.encode(encoder)
     }
 }
@@ -296,19 +277,10 @@ mod tests {
         assert_eq!(parse("1970-01-01T00:00:00Z"), 0);
         assert_eq!(parse("2000-03-01T00:00:00Z"), 951_868_800_000_000);
         assert_eq!(parse("2000-02-29T23:59:59.999999Z"), 951_868_799_999_999);
-        assert_eq!(
-            parse("2013-03-29T08:00:00+08:00"),
-            parse("2013-03-29T00:00:00Z")
-        );
-        assert_eq!(
-            parse("2013-03-28T19:30:00-04:30"),
-            parse("2013-03-29T00:00:00Z")
-        );
+        assert_eq!(parse("2013-03-29T08:00:00+08:00"), parse("2013-03-29T00:00:00Z"));
+        assert_eq!(parse("2013-03-28T19:30:00-04:30"), parse("2013-03-29T00:00:00Z"));
         assert_eq!(parse("1969-12-31T23:59:59.5Z"), -500_000);
-        assert_eq!(
-            parse("2026-11-25T07:00:00.123456000z"),
-            parse("2026-11-25T07:00:00.123456Z")
-        );
+        assert_eq!(parse("2026-11-25T07:00:00.123456000z"), parse("2026-11-25T07:00:00.123456Z"));
     }
 
     #[test]

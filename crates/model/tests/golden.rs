@@ -8,12 +8,12 @@
 
 use chl_model::codec::{RECORD_HASH_CONTEXT, decode_record, encode_record, record_hash};
 use chl_model::event::{
-    self, AgreementMode, Channel, DisputeClaim, DisputeFinding, GrantIssued, HostPower,
-    LedgerCreated, OriginName, PublicKey, QualificationKind, Quantity, SaleRecorded, Scope,
+    self, AgreementMode, Channel, DisputeClaim, DisputeFinding, GrantIssued, HostPower, LedgerCreated,
+    OriginName, PublicKey, QualificationKind, Quantity, SaleRecorded, Scope,
 };
 use chl_model::{
-    BrandId, Currency, Digest, Event, EventType, ExportedRecord, GrantId, ImportedRecord, Money,
-    OrderId, PartyId, Record, Region, Seq, Sku, StoreId, Timestamp,
+    BrandId, Currency, Digest, Event, EventType, ExportedRecord, GrantId, ImportedRecord, Money, OrderId,
+    PartyId, Record, Region, Seq, Sku, StoreId, Timestamp,
 };
 use serde::Deserialize;
 use std::cell::Cell;
@@ -60,19 +60,12 @@ fn hex(bytes: &[u8]) -> String {
 
 fn unhex(text: &str) -> Vec<u8> {
     assert!(text.len().is_multiple_of(2), "odd hex {text:?}");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
 
 /// `fb 2c 01`: bytes as the tables of docs/format.md show them.
 fn spaced(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 fn record(
@@ -91,6 +84,7 @@ fn record(
         ends_batch,
         actor: party(actor),
         effective_at: ts(effective_at),
+        version: event.event_type().current_version(),
         event,
     }
 }
@@ -109,10 +103,7 @@ fn goldens() -> Vec<Golden> {
         grantor: party("acme-brand-co"),
         grantee: party("hz-trading"),
         parent: None,
-        scope: Scope {
-            skus: None,
-            categories: None,
-        },
+        scope: Scope { skus: None, categories: None },
         channels: vec![Channel::TmallFlagship, Channel::TmallFranchise],
         regions: None,
         exclusive: true,
@@ -126,15 +117,9 @@ fn goldens() -> Vec<Golden> {
         grantor: party("hz-trading"),
         grantee: party("sh-retail"),
         parent: Some(GrantId::parse("G-2026-0001").unwrap()),
-        scope: Scope {
-            skus: Some(vec![Sku::parse("ACME-SERUM-30ML").unwrap()]),
-            categories: None,
-        },
+        scope: Scope { skus: Some(vec![Sku::parse("ACME-SERUM-30ML").unwrap()]), categories: None },
         channels: vec![Channel::Taobao],
-        regions: Some(vec![
-            Region::parse("CN-31").unwrap(),
-            Region::parse("CN-32").unwrap(),
-        ]),
+        regions: Some(vec![Region::parse("CN-31").unwrap(), Region::parse("CN-32").unwrap()]),
         exclusive: false,
         sublicensable: false,
         valid_from: ts("2026-03-02T00:00:00Z"),
@@ -197,30 +182,15 @@ fn encode(record: &Record) -> Vec<u8> {
 fn golden_records_encode_to_the_documented_bytes_and_hashes() {
     for g in goldens() {
         let bytes = encode(&g.record);
-        assert_eq!(
-            hex(&bytes),
-            g.bytes,
-            "canonical bytes of seq {}",
-            g.record.seq
-        );
-        assert_eq!(
-            record_hash(&bytes).to_string(),
-            g.hash,
-            "hash of seq {}",
-            g.record.seq
-        );
+        assert_eq!(hex(&bytes), g.bytes, "canonical bytes of seq {}", g.record.seq);
+        assert_eq!(record_hash(&bytes).to_string(), g.hash, "hash of seq {}", g.record.seq);
     }
 }
 
 #[test]
 fn golden_bytes_decode_back_to_the_records() {
     for g in goldens() {
-        assert_eq!(
-            decode_record(&unhex(g.bytes)).unwrap(),
-            g.record,
-            "seq {}",
-            g.record.seq
-        );
+        assert_eq!(decode_record(&unhex(g.bytes)).unwrap(), g.record, "seq {}", g.record.seq);
     }
 }
 
@@ -229,9 +199,8 @@ fn the_record_hash_is_blake3_derive_key_with_the_documented_context() {
     assert_eq!(RECORD_HASH_CONTEXT, "channel-ledger 2026 record v1");
     for g in goldens() {
         let bytes = unhex(g.bytes);
-        let direct = blake3::Hasher::new_derive_key("channel-ledger 2026 record v1")
-            .update(&bytes)
-            .finalize();
+        let direct =
+            blake3::Hasher::new_derive_key("channel-ledger 2026 record v1").update(&bytes).finalize();
         assert_eq!(hex(direct.as_bytes()), g.hash);
     }
 }
@@ -257,16 +226,11 @@ fn export_json_is_exact_and_round_trips() {
     for g in goldens() {
         let hash = record_hash(&encode(&g.record));
         let mut line = Vec::new();
-        ExportedRecord {
-            record: &g.record,
-            hash,
-        }
-        .write_json(&mut line)
-        .unwrap();
+        ExportedRecord { record: &g.record, hash }.write_json(&mut line).unwrap();
         let line = String::from_utf8(line).unwrap();
         assert_eq!(line, g.json, "export of seq {}", g.record.seq);
-        let imported = ImportedRecord::parse_json(&line)
-            .unwrap_or_else(|e| panic!("{}: {}", e.field, e.message));
+        let imported =
+            ImportedRecord::parse_json(&line).unwrap_or_else(|e| panic!("{}: {}", e.field, e.message));
         assert_eq!(imported.record, g.record);
         assert_eq!(imported.claimed_hash, hash);
         assert_eq!(hex(&encode(&imported.record)), g.bytes);
@@ -290,12 +254,7 @@ fn primitive_examples() -> Vec<(&'static str, &'static str, Vec<u8>, &'static st
         ("u64", "300", bincode_bytes(300u64), "fb 2c 01"),
         ("u64", "65535", bincode_bytes(65535u64), "fb ff ff"),
         ("u64", "65536", bincode_bytes(65536u64), "fc 00 00 01 00"),
-        (
-            "u64",
-            "4294967296",
-            bincode_bytes(4_294_967_296u64),
-            "fd 00 00 00 00 01 00 00 00",
-        ),
+        ("u64", "4294967296", bincode_bytes(4_294_967_296u64), "fd 00 00 00 00 01 00 00 00"),
         ("u16", "1", bincode_bytes(1u16), "01"),
         ("u32", "300", bincode_bytes(300u32), "fb 2c 01"),
         ("i64", "0", bincode_bytes(0i64), "00"),
@@ -306,18 +265,8 @@ fn primitive_examples() -> Vec<(&'static str, &'static str, Vec<u8>, &'static st
         ("i64", "126", bincode_bytes(126i64), "fb fc 00"),
         ("i64", "-126", bincode_bytes(-126i64), "fb fb 00"),
         ("i64", "12900", bincode_bytes(12900i64), "fb c8 64"),
-        (
-            "Timestamp",
-            "1970-01-01T00:00:00.000000Z",
-            bincode_bytes(t("1970-01-01T00:00:00Z")),
-            "00",
-        ),
-        (
-            "Timestamp",
-            "1969-12-31T23:59:59.999999Z",
-            bincode_bytes(t("1969-12-31T23:59:59.999999Z")),
-            "01",
-        ),
+        ("Timestamp", "1970-01-01T00:00:00.000000Z", bincode_bytes(t("1970-01-01T00:00:00Z")), "00"),
+        ("Timestamp", "1969-12-31T23:59:59.999999Z", bincode_bytes(t("1969-12-31T23:59:59.999999Z")), "01"),
         (
             "Timestamp",
             "2026-03-02T01:00:00.123456Z",
@@ -342,24 +291,14 @@ fn primitive_examples() -> Vec<(&'static str, &'static str, Vec<u8>, &'static st
         ("Option<u8>", "Some(7)", bincode_bytes(Some(7u8)), "01 07"),
         ("str", "\"CNY\"", bincode_bytes("CNY"), "03 43 4e 59"),
         ("str", "\"\"", bincode_bytes(""), "00"),
-        (
-            "Vec<u8>",
-            "[3, 35]",
-            bincode_bytes(vec![3u8, 35]),
-            "02 03 23",
-        ),
+        ("Vec<u8>", "[3, 35]", bincode_bytes(vec![3u8, 35]), "02 03 23"),
         (
             "Vec<Channel>",
             "[taobao, offline]",
             bincode_bytes(vec![Channel::Taobao, Channel::Offline]),
             "02 03 04",
         ),
-        (
-            "[u8; 4]",
-            "[1, 2, 3, 4]",
-            bincode_bytes([1u8, 2, 3, 4]),
-            "01 02 03 04",
-        ),
+        ("[u8; 4]", "[1, 2, 3, 4]", bincode_bytes([1u8, 2, 3, 4]), "01 02 03 04"),
         (
             "Money",
             "12900 CNY",
@@ -391,19 +330,14 @@ where
 {
     let mut parts = Vec::new();
     for index in 0u8..=250 {
-        let Ok((value, _)) =
-            bincode::decode_from_slice::<T, _>(&[index], bincode::config::standard())
-        else {
+        let Ok((value, _)) = bincode::decode_from_slice::<T, _>(&[index], bincode::config::standard()) else {
             break;
         };
         assert_eq!(bincode_bytes(&value), [index]);
         let name = serde_json::to_string(&value).unwrap();
         parts.push(format!("{index} `{}`", name.trim_matches('"')));
     }
-    assert!(
-        bincode::decode_from_slice::<T, _>(&[parts.len() as u8], bincode::config::standard())
-            .is_err()
-    );
+    assert!(bincode::decode_from_slice::<T, _>(&[parts.len() as u8], bincode::config::standard()).is_err());
     parts.join(", ")
 }
 
@@ -467,10 +401,7 @@ macro_rules! event_layouts {
 /// after the line `header`, first word of each.
 fn doc_layout(doc: &str, header: &str) -> Vec<String> {
     let mut lines = doc.lines().skip_while(|l| l.trim_end() != header);
-    assert!(
-        lines.next().is_some(),
-        "docs/format.md has no layout line {header:?}"
-    );
+    assert!(lines.next().is_some(), "docs/format.md has no layout line {header:?}");
     lines
         .take_while(|l| l.starts_with("  ") && !l.trim().is_empty())
         .map(|l| l.split_whitespace().next().unwrap().to_owned())
@@ -507,17 +438,9 @@ fn doc_lists_every_field_of_every_event_type_in_byte_order() {
         DisputeClosed,
     ];
     let types: Vec<EventType> = layouts.iter().map(|(t, _)| *t).collect();
-    assert_eq!(
-        types,
-        EventType::ALL,
-        "an event type is missing from this test"
-    );
+    assert_eq!(types, EventType::ALL, "an event type is missing from this test");
     for (event_type, fields) in layouts {
-        let header = format!(
-            "event {} v{}",
-            event_type.name(),
-            event_type.current_version()
-        );
+        let header = format!("event {} v{}", event_type.name(), event_type.current_version());
         assert_eq!(doc_layout(&doc, &header), fields, "fields of {event_type}");
     }
     for (name, fields) in [
@@ -525,11 +448,7 @@ fn doc_lists_every_field_of_every_event_type_in_byte_order() {
         ("Qualification", fields_of::<event::Qualification>()),
         ("Money", fields_of::<Money>()),
     ] {
-        assert_eq!(
-            doc_layout(&doc, &format!("composite {name}")),
-            fields,
-            "fields of {name}"
-        );
+        assert_eq!(doc_layout(&doc, &format!("composite {name}")), fields, "fields of {name}");
     }
 }
 
@@ -550,11 +469,7 @@ fn format_md() -> String {
 fn the_document_states_every_golden_vector() {
     let doc = format_md();
     for g in goldens() {
-        for (what, text) in [
-            ("bytes", g.bytes),
-            ("hash", g.hash),
-            ("export line", g.json),
-        ] {
+        for (what, text) in [("bytes", g.bytes), ("hash", g.hash), ("export line", g.json)] {
             assert!(
                 has_line(&doc, text),
                 "docs/format.md lacks the {what} of seq {} as a line:\n{text}",
@@ -562,11 +477,7 @@ fn the_document_states_every_golden_vector() {
             );
         }
     }
-    for text in [
-        RECORD_HASH_CONTEXT,
-        PUBLIC_KEY_HEX,
-        "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
-    ] {
+    for text in [RECORD_HASH_CONTEXT, PUBLIC_KEY_HEX, "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="] {
         assert!(doc.contains(text), "docs/format.md lacks {text}");
     }
 }
@@ -581,13 +492,7 @@ fn doc_annotated_breakdowns_add_up_to_the_golden_bytes() {
     for (i, _) in doc.match_indices("<!-- annotated seq=") {
         let rest = &doc[i + "<!-- annotated seq=".len()..];
         let seq: usize = rest[..rest.find(' ').unwrap()].parse().unwrap();
-        let block = rest
-            .split("```text\n")
-            .nth(1)
-            .unwrap()
-            .split("```")
-            .next()
-            .unwrap();
+        let block = rest.split("```text\n").nth(1).unwrap().split("```").next().unwrap();
         let mut bytes = Vec::new();
         for line in block.lines() {
             let mut words = line.split_whitespace();
@@ -597,11 +502,7 @@ fn doc_annotated_breakdowns_add_up_to_the_golden_bytes() {
             assert_eq!(offset, bytes.len(), "seq {seq}: offset column at {line:?}");
             bytes.extend(unhex(words.next().unwrap()));
         }
-        assert_eq!(
-            hex(&bytes),
-            goldens[seq].bytes,
-            "annotated breakdown of seq {seq}"
-        );
+        assert_eq!(hex(&bytes), goldens[seq].bytes, "annotated breakdown of seq {seq}");
         found += 1;
     }
     assert!(found >= 1, "docs/format.md has no annotated breakdown");
@@ -635,10 +536,7 @@ fn doc_frame_and_segment_examples() {
         ("segment header", hex(&segment[..32])),
         (".idx file", hex(&offsets)),
     ] {
-        assert!(
-            has_line(&doc, &text),
-            "docs/format.md lacks the {what} as a line: {text}"
-        );
+        assert!(has_line(&doc, &text), "docs/format.md lacks the {what} as a line: {text}");
     }
     let size = format!("`00000000000000000000.seg`, of {} bytes", segment.len());
     assert!(doc.contains(&size), "docs/format.md lacks {size:?}");
