@@ -5,7 +5,7 @@
 //! the group durable with one commit, and only then answers every caller. The queue is
 //! bounded, so a flood of writers waits instead of growing memory.
 
-use crate::ledger::{Ledger, StageError};
+use crate::ledger::{Ledger, StageError, Staged};
 use chl_model::{Digest, Refusal, Seq, Submission};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,10 +26,28 @@ impl Default for CommitterConfig {
     }
 }
 
-/// The records a batch became, in order.
+/// What became of each submission of a batch, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOutcome {
-    pub records: Vec<(Seq, Digest)>,
+    pub submissions: Vec<SubmissionOutcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmissionOutcome {
+    /// Appended as this record.
+    Appended { seq: Seq, hash: Digest },
+    /// Identical to the record at `seq`; nothing appended (rule 8).
+    Repeat { seq: Seq },
+}
+
+impl BatchOutcome {
+    /// The records this batch appended.
+    pub fn appended(&self) -> impl Iterator<Item = (Seq, Digest)> + '_ {
+        self.submissions.iter().filter_map(|s| match *s {
+            SubmissionOutcome::Appended { seq, hash } => Some((seq, hash)),
+            SubmissionOutcome::Repeat { .. } => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,7 +162,7 @@ fn write_loop(
         let mut staged_any = false;
         for request in group {
             let result = stage_batch(&mut ledger, request.submissions);
-            staged_any |= matches!(&result, Ok(outcome) if !outcome.records.is_empty());
+            staged_any |= matches!(&result, Ok(outcome) if outcome.appended().next().is_some());
             answers.push((request.reply, result));
         }
         let committed =
@@ -156,7 +174,7 @@ fn write_loop(
             match (&committed, &result) {
                 (Ok(()), Ok(outcome)) => {
                     stats.batches.fetch_add(1, Ordering::Relaxed);
-                    stats.records.fetch_add(outcome.records.len() as u64, Ordering::Relaxed);
+                    stats.records.fetch_add(outcome.appended().count() as u64, Ordering::Relaxed);
                 }
                 (_, Err(BatchError::Refused { .. })) => {
                     stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -174,20 +192,45 @@ fn write_loop(
 
 fn stage_batch(ledger: &mut Ledger, submissions: Vec<Submission>) -> Result<BatchOutcome, BatchError> {
     let mark = ledger.mark();
-    let last = submissions.len().saturating_sub(1);
-    let mut records = Vec::with_capacity(submissions.len());
+    let mut staged = Vec::with_capacity(submissions.len());
+    let mut failure = None;
     for (index, submission) in submissions.into_iter().enumerate() {
-        match ledger.stage(submission, index == last) {
-            Ok(record) => records.push(record),
-            Err(e) => {
-                let rolled_back = ledger.rollback_to(mark);
-                return Err(match (e, rolled_back) {
-                    (_, Err(failed)) => BatchError::Failed(failed.to_string()),
-                    (StageError::Refused(refusal), Ok(())) => BatchError::Refused { index, refusal },
-                    (StageError::Failed(failed), Ok(())) => BatchError::Failed(failed.to_string()),
-                });
+        match ledger.stage(submission) {
+            Ok(outcome) => staged.push(outcome),
+            Err(StageError::Refused(refusal)) => {
+                failure = Some(BatchError::Refused { index, refusal });
+                break;
+            }
+            Err(StageError::Failed(failed)) => {
+                failure = Some(BatchError::Failed(failed.to_string()));
+                break;
             }
         }
     }
-    Ok(BatchOutcome { records })
+    let appended = match failure {
+        None => ledger.end_batch().map_err(|e| BatchError::Failed(e.to_string())),
+        Some(e) => Err(e),
+    };
+    let appended = match appended {
+        Ok(appended) => appended,
+        Err(e) => {
+            return Err(match ledger.rollback_to(mark) {
+                Ok(()) => e,
+                Err(failed) => BatchError::Failed(failed.to_string()),
+            });
+        }
+    };
+    let mut hashes = appended.into_iter();
+    let submissions = staged
+        .into_iter()
+        .map(|outcome| match outcome {
+            Staged::New(seq) => {
+                let (appended_seq, hash) = hashes.next().expect("one hash per new record");
+                assert_eq!(appended_seq, seq, "records appended in the order staged");
+                SubmissionOutcome::Appended { seq, hash }
+            }
+            Staged::Repeat(seq) => SubmissionOutcome::Repeat { seq },
+        })
+        .collect();
+    Ok(BatchOutcome { submissions })
 }

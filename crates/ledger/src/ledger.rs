@@ -5,6 +5,8 @@ use crate::dir::{DirLock, LedgerDir};
 use crate::keys::{CheckpointKey, verifier_string};
 use crate::meta::{Meta, MetaDelta};
 use chl_log::{ChainError, ChainSummary, Head, Log, LogError, Mark, OpenReport, StoreConfig};
+use chl_model::codec::MAX_RECORD_BYTES;
+use chl_state::{Decision, Fingerprint, State, StateMark, Submitted};
 use chl_model::event::{LedgerCreated, OriginName, PublicKey};
 use chl_model::{
     Digest, Event, ExportedRecord, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, PartyId, Record, Refusal, Rule,
@@ -65,12 +67,15 @@ pub enum StageError {
 #[derive(Debug, Clone, Default)]
 pub struct LedgerConfig {
     pub store: StoreConfig,
+    pub rules: RuleMode,
 }
 
 /// What an import appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOutcome {
     pub appended: u64,
+    /// Submissions identical to records already there (rule 8): accepted, not appended.
+    pub repeats: u64,
     /// Seqs of the appended records, first and last.
     pub range: Option<(Seq, Seq)>,
     pub head: Option<Head>,
@@ -94,9 +99,42 @@ pub struct Ledger {
     origin: OriginName,
     public_key: PublicKey,
     open_report: OpenReport,
+    config: LedgerConfig,
+    /// The temporal state, built from the log when first needed; `None` also after a refused
+    /// import, whose changes are dropped by rebuilding rather than by undo notes.
+    state: Option<State>,
+    /// The last accepted submission of the current batch, not yet in the log: whether it
+    /// ends the batch is known only when the next one is accepted or the batch ends.
+    held: Option<Record>,
+    /// Records of the current batch appended to the log, with their hashes.
+    batch: Vec<(Seq, Digest)>,
     /// Index updates for the records staged since the last commit.
     staged: MetaDelta,
+    /// Reused buffer for a submission's identity bytes.
+    identity: Vec<u8>,
 }
+
+/// Whether the rules of spec/events.md are judged. `FormOnly` exists to measure what the
+/// rules cost (and for nothing else): a ledger written that way holds whatever it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RuleMode {
+    #[default]
+    Enforced,
+    FormOnly,
+}
+
+/// What became of one staged submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staged {
+    /// Accepted as the record with this seq (its hash is known when the batch ends).
+    New(Seq),
+    /// Identical to the record at this seq: accepted, nothing appended.
+    Repeat(Seq),
+}
+
+/// The most bytes a record's canonical bytes take before its identity bytes (format, prev,
+/// seq, recorded_at and ends_batch at their widest).
+const RECORD_HEAD_MAX_BYTES: usize = 1 + 32 + 9 + 9 + 1;
 
 fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> LedgerError {
     let context = context.into();
@@ -152,8 +190,8 @@ impl Ledger {
             return Err(LedgerError::NoLedger(root.to_owned()));
         }
         let lock = dir.lock().map_err(io_context("lock"))?;
-        let (log, open_report) = Log::open_dir(&dir.log(), config.store)?;
-        Ledger::assemble(dir, lock, log, open_report)
+        let (log, open_report) = Log::open_dir(&dir.log(), config.store.clone())?;
+        Ledger::assemble(dir, lock, log, open_report, config)
     }
 
     /// Re-creates a ledger in an empty `root` from a `chl export` file that starts at seq 0.
@@ -204,10 +242,10 @@ impl Ledger {
         drop(log);
         fs::rename(&staging, dir.log()).map_err(io_context("move the restored log into place"))?;
         sync_dir(root)?;
-        let (log, report) = Log::open_dir(&dir.log(), config.store)?;
-        let ledger = Ledger::assemble(dir, lock, log, report)?;
+        let (log, report) = Log::open_dir(&dir.log(), config.store.clone())?;
+        let ledger = Ledger::assemble(dir, lock, log, report, config)?;
         let head = ledger.log.head();
-        Ok((ledger, ImportOutcome { appended: count, range: head.map(|h| (Seq::ZERO, h.seq)), head }))
+        Ok((ledger, ImportOutcome { appended: count, repeats: 0, range: head.map(|h| (Seq::ZERO, h.seq)), head }))
     }
 
     fn assemble(
@@ -215,6 +253,7 @@ impl Ledger {
         lock: DirLock,
         log: Log,
         open_report: OpenReport,
+        config: LedgerConfig,
     ) -> Result<Ledger, LedgerError> {
         if log.record_count() == 0 {
             return Err(LedgerError::NoFoundingRecord);
@@ -234,7 +273,12 @@ impl Ledger {
             origin: created.origin,
             public_key: created.public_key,
             open_report,
+            config,
+            state: None,
+            held: None,
+            batch: Vec::new(),
             staged: MetaDelta::default(),
+            identity: Vec::with_capacity(512),
         };
         ledger.catch_up_index(founding_hash)?;
         Ok(ledger)
@@ -318,10 +362,39 @@ impl Ledger {
 
     // ---- writing ------------------------------------------------------------------------
 
-    /// Checks `submission` against the ledger and appends it to the current batch (not yet
-    /// durable). `ends_batch` marks the batch's last submission.
-    pub fn stage(&mut self, submission: Submission, ends_batch: bool) -> Result<(Seq, Digest), StageError> {
-        let recorded_at = self.log.clock();
+    /// The temporal state, replayed from the log the first time it is needed.
+    pub fn state(&mut self) -> Result<&mut State, LedgerError> {
+        if self.state.is_none() {
+            assert!(self.held.is_none() && self.batch.is_empty(), "state rebuilt inside a batch");
+            let mut state = State::new();
+            state.set_undo(false);
+            self.log.scan(Seq::ZERO, &mut |record, _| {
+                let fingerprint = Fingerprint::of_record(&record);
+                state.apply(&record, fingerprint);
+                std::ops::ControlFlow::Continue(())
+            })?;
+            state.set_undo(true);
+            self.state = Some(state);
+        }
+        Ok(self.state.as_mut().expect("built above"))
+    }
+
+    /// The seq the next accepted submission gets.
+    fn next_seq(&self) -> Seq {
+        Seq(self.log.next_seq().0 + u64::from(self.held.is_some()))
+    }
+
+    /// The ledger clock, never before any record of the batch.
+    fn clock(&self) -> chl_model::Timestamp {
+        let clock = self.log.clock();
+        self.held.as_ref().map_or(clock, |held| clock.max(held.recorded_at))
+    }
+
+    /// Judges `submission` against the rules and, if it breaks none, adds it to the current
+    /// batch (not yet durable; see `end_batch` and `commit`). An exact repeat of a recorded
+    /// submission is accepted and adds nothing.
+    pub fn stage(&mut self, submission: Submission) -> Result<Staged, StageError> {
+        let recorded_at = self.clock();
         let effective_at = submission.effective_at.unwrap_or(recorded_at);
         if effective_at > recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
             return Err(Refusal::form(
@@ -330,80 +403,144 @@ impl Ledger {
             )
             .into());
         }
+        self.identity.clear();
+        chl_model::codec::encode_identity(&submission.actor, effective_at, &submission.event, &mut self.identity);
+        if self.identity.len() + RECORD_HEAD_MAX_BYTES > MAX_RECORD_BYTES {
+            return Err(Refusal::form(
+                "data",
+                format!("the record would take over {} bytes; a record may take at most {MAX_RECORD_BYTES}", self.identity.len()),
+            )
+            .into());
+        }
+        let fingerprint = Fingerprint::of_identity(&self.identity);
+        if self.config.rules == RuleMode::Enforced {
+            let submitted = Submitted { actor: &submission.actor, effective_at, event: &submission.event };
+            let state = self.state().map_err(|e| StageError::Failed(LogError::Poisoned(e.to_string())))?;
+            if let Decision::Repeat(seq) = chl_state::check(state, submitted, fingerprint)? {
+                return Ok(Staged::Repeat(seq));
+            }
+        }
         let record = Record {
-            seq: self.log.next_seq(),
+            seq: self.next_seq(),
             recorded_at,
-            prev: self.log.head_hash(),
-            ends_batch,
+            // prev and ends_batch are set when the record goes into the log.
+            prev: Digest::ZERO,
+            ends_batch: false,
             actor: submission.actor,
             effective_at,
             version: submission.event.event_type().current_version(),
             event: submission.event,
         };
-        let hash = self.log.append(&record).map_err(|e| match e {
-            LogError::RecordTooLarge(_) => StageError::Refused(Refusal::form("data", e.to_string())),
-            other => StageError::Failed(other),
-        })?;
-        self.staged.add(&record, hash);
-        Ok((record.seq, hash))
+        if let Some(state) = self.state.as_mut() {
+            state.apply(&record, fingerprint);
+        }
+        self.staged.add_staged(&record);
+        let seq = record.seq;
+        if let Some(previous) = self.held.replace(record) {
+            self.append_held(previous, false)?;
+        }
+        Ok(Staged::New(seq))
     }
 
-    /// Where the current batch stands, to roll back to.
+    fn append_held(&mut self, mut record: Record, ends_batch: bool) -> Result<(), LogError> {
+        record.prev = self.log.head_hash();
+        record.ends_batch = ends_batch;
+        let hash = self.log.append(&record)?;
+        self.batch.push((record.seq, hash));
+        Ok(())
+    }
+
+    /// Closes the current batch: its last record goes into the log marked as ending it.
+    /// Returns the batch's records with their hashes.
+    pub fn end_batch(&mut self) -> Result<Vec<(Seq, Digest)>, LedgerError> {
+        if let Some(last) = self.held.take() {
+            self.append_held(last, true)?;
+        }
+        Ok(std::mem::take(&mut self.batch))
+    }
+
+    /// Where the ledger stands between batches, to roll back to.
     pub fn mark(&self) -> LedgerMark {
-        LedgerMark { log: self.log.mark(), staged: self.staged.clone() }
+        assert!(self.held.is_none() && self.batch.is_empty(), "marks are taken between batches");
+        LedgerMark { log: self.log.mark(), state: self.state.as_ref().map(State::mark), staged: self.staged.clone() }
     }
 
+    /// Takes the log, the state and the index updates back to `mark`.
     pub fn rollback_to(&mut self, mark: LedgerMark) -> Result<(), LedgerError> {
+        self.held = None;
+        self.batch.clear();
         self.log.rollback_to(mark.log)?;
+        match (self.state.as_mut(), mark.state) {
+            (Some(state), Some(state_mark)) if state.undo_is_on() => state.rollback_to(state_mark),
+            // No notes to undo with (an import), or the state came to be inside the batch:
+            // rebuild it from the log when next needed.
+            _ => self.state = None,
+        }
         self.staged = mark.staged;
         Ok(())
     }
 
-    /// Makes everything staged durable, then updates the index.
+    /// Makes everything staged durable, then updates the index. Ends the batch if open.
     pub fn commit(&mut self) -> Result<Option<Head>, LedgerError> {
+        self.end_batch()?;
         let head = self.log.commit()?;
+        if let Some(state) = self.state.as_mut() {
+            state.commit();
+        }
         let staged = std::mem::take(&mut self.staged);
         // The index is derived: if it cannot be written now, the next open catches it up.
         let _ = self.meta.apply(&staged);
         Ok(head)
     }
 
-    /// Appends the lines of `input`, all or nothing. Submissions get their seq, time and
-    /// hash here; committed records (from `chl export`) must continue this ledger's chain.
-    /// `progress(bytes_read)` is called now and then.
+    /// Appends the lines of `input`, all or nothing, as one batch. Submissions are judged by
+    /// the rules and get their seq, time and hash here; committed records (from `chl
+    /// export`) must continue this ledger's chain and are appended verbatim (they were judged
+    /// when first recorded). `progress(bytes_read)` is called now and then.
     pub fn import(
         &mut self,
         input: impl BufRead,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportOutcome, ImportError> {
         self.ensure_writable()?;
+        if self.config.rules == RuleMode::Enforced {
+            self.state()?;
+        }
         let mark = self.mark();
         let first = self.log.next_seq();
-        let outcome = self.import_lines(input, progress);
-        if let Err(e) = outcome {
-            self.rollback_to(mark)?;
-            return Err(e);
+        // An import can be millions of records: rather than keep undo notes for all of them,
+        // a refusal drops the state and it is rebuilt from the log.
+        if let Some(state) = self.state.as_mut() {
+            state.set_undo(false);
         }
+        let outcome = self.import_lines(input, progress);
+        if let Some(state) = self.state.as_mut() {
+            state.set_undo(true);
+        }
+        let repeats = match outcome {
+            Ok(repeats) => repeats,
+            Err(e) => {
+                self.rollback_to(mark)?;
+                return Err(e);
+            }
+        };
         let head = self.commit()?;
         let appended = head.map_or(0, |h| h.seq.0 + 1) - first.0;
         self.meta.flush().ok();
         Ok(ImportOutcome {
             appended,
+            repeats,
             range: (appended > 0).then(|| (first, Seq(first.0 + appended - 1))),
             head,
         })
     }
 
-    fn import_lines(
-        &mut self,
-        input: impl BufRead,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<(), ImportError> {
+    /// Stages every line; returns how many were repeats.
+    fn import_lines(&mut self, input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<u64, ImportError> {
         let mut lines = ImportLines::new(input);
         let mut form = None;
-        // A submission is staged once the next line is known, so the last one can end the batch.
-        let mut waiting: Option<(u64, Submission)> = None;
         let mut last_record = None;
+        let mut repeats = 0u64;
         let mut since_progress = 0u32;
         while let Some((line, text)) = lines.next_line()? {
             let form = *form.get_or_insert_with(|| detect_form(text));
@@ -411,13 +548,19 @@ impl Ledger {
             match form {
                 ImportForm::Records => {
                     let (record, hash) = append_exported(&mut self.log, text).map_err(refused)?;
+                    if let Some(state) = self.state.as_mut() {
+                        state.apply(&record, Fingerprint::of_record(&record));
+                    }
                     self.staged.add(&record, hash);
                     last_record = Some(record);
                 }
                 ImportForm::Submissions => {
                     let submission = Submission::parse_json(text).map_err(refused)?;
-                    if let Some((at, ready)) = waiting.replace((line, submission)) {
-                        self.stage_at(at, ready, false)?;
+                    match self.stage(submission) {
+                        Ok(Staged::New(_)) => {}
+                        Ok(Staged::Repeat(_)) => repeats += 1,
+                        Err(StageError::Refused(refusal)) => return Err(refused(refusal)),
+                        Err(StageError::Failed(e)) => return Err(e.into()),
                     }
                 }
             }
@@ -427,20 +570,10 @@ impl Ledger {
                 progress(lines.bytes);
             }
         }
-        if let Some((at, last)) = waiting {
-            self.stage_at(at, last, true)?;
-        }
         progress(lines.bytes);
         check_ends_batch(last_record.as_ref())
-            .map_err(|refusal| ImportError::Refused { line: lines.line, refusal })
-    }
-
-    fn stage_at(&mut self, line: u64, submission: Submission, ends_batch: bool) -> Result<(), ImportError> {
-        match self.stage(submission, ends_batch) {
-            Ok(_) => Ok(()),
-            Err(StageError::Refused(refusal)) => Err(ImportError::Refused { line, refusal }),
-            Err(StageError::Failed(e)) => Err(e.into()),
-        }
+            .map_err(|refusal| ImportError::Refused { line: lines.line, refusal })?;
+        Ok(repeats)
     }
 
     // ---- reading ------------------------------------------------------------------------
@@ -526,6 +659,7 @@ impl Drop for Ledger {
 /// A position to roll a batch back to.
 pub struct LedgerMark {
     log: Mark,
+    state: Option<StateMark>,
     staged: MetaDelta,
 }
 

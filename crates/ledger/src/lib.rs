@@ -8,5 +8,7 @@ pub mod keys;
 pub mod ledger;
 pub mod meta;
 
-pub use committer::{BatchError, BatchOutcome, CommitStats, Committer, CommitterConfig};
-pub use ledger::{ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, StageError};
+pub use committer::{BatchError, BatchOutcome, CommitStats, Committer, CommitterConfig, SubmissionOutcome};
+pub use ledger::{
+    ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, RuleMode, StageError, Staged,
+};

@@ -28,6 +28,13 @@ pub struct MetaDelta {
 }
 
 impl MetaDelta {
+    /// A record staged in a batch (never record 0).
+    pub fn add_staged(&mut self, record: &Record) {
+        assert!(record.seq != Seq::ZERO, "record 0 is written by init");
+        *self.counts.entry(record.event.event_type()).or_default() += 1;
+        self.last = Some(record.seq);
+    }
+
     pub fn add(&mut self, record: &Record, hash: chl_model::Digest) {
         *self.counts.entry(record.event.event_type()).or_default() += 1;
         if record.seq == Seq::ZERO {

@@ -2,7 +2,10 @@
 //! batches, export and restore, and the derived index.
 
 use chl_ledger::{BatchError, Committer, CommitterConfig, Ledger, LedgerConfig};
-use chl_model::event::{OriginName, PartyRegistered, SupplierReinstated};
+use chl_model::event::{
+    OriginName, PartyRegistered, Qualification, QualificationKind, SupplierAdmitted, SupplierReinstated,
+    SupplierSuspended,
+};
 use chl_model::{Event, PartyId, Seq, Submission, Text};
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -40,7 +43,7 @@ fn concurrent_writers_share_fsyncs_and_every_acknowledged_record_is_there() {
             let committer = Arc::clone(&committer);
             std::thread::spawn(move || {
                 (0..100u64)
-                    .map(|i| committer.append(vec![party(w * 1000 + i)]).unwrap().records[0])
+                    .map(|i| committer.append(vec![party(w * 1000 + i)]).unwrap().appended().next().unwrap())
                     .collect::<Vec<_>>()
             })
         })
@@ -92,14 +95,18 @@ fn a_refused_batch_leaves_no_trace_and_does_not_disturb_its_group() {
     }
     let mut results: Vec<_> = (0..3).map(|_| rx.recv().unwrap()).collect();
     results.sort_by_key(|(i, _)| *i);
-    assert_eq!(results[0].1.as_ref().unwrap().records[0].0, Seq(1));
+    assert_eq!(results[0].1.as_ref().unwrap().appended().next().unwrap().0, Seq(1));
     match &results[1].1 {
         Err(BatchError::Refused { index: 2, refusal }) => {
             assert_eq!(refusal.field.as_deref(), Some("effective_at"));
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(results[2].1.as_ref().unwrap().records[0].0, Seq(2), "the refused batch took no seq");
+    assert_eq!(
+        results[2].1.as_ref().unwrap().appended().next().unwrap().0,
+        Seq(2),
+        "the refused batch took no seq"
+    );
     let ledger = committer.shutdown();
     assert_eq!(ledger.record_count(), 3);
     assert!(ledger.verify(&mut |_| {}).is_ok());
@@ -125,15 +132,46 @@ fn a_deleted_index_is_rebuilt_from_the_log() {
     assert_eq!(ledger.counts().unwrap(), counts);
 }
 
-fn arbitrary_submission() -> impl Strategy<Value = Submission> {
-    prop_oneof![
-        (0u64..1000).prop_map(party),
-        "[a-z][a-z0-9-]{0,12}".prop_map(|id| Submission {
-            actor: PartyId::platform(),
-            effective_at: None,
-            event: Event::SupplierReinstated(SupplierReinstated { supplier: PartyId::parse(&id).unwrap() }),
-        }),
-    ]
+/// Batches of a valid history: parties registered, some admitted as suppliers, some of those
+/// suspended and reinstated.
+fn arbitrary_history() -> impl Strategy<Value = Vec<Vec<Submission>>> {
+    (1u64..40, prop::collection::vec(1usize..8, 1..10), any::<u64>()).prop_map(|(parties, cuts, salt)| {
+        let mut history: Vec<Submission> = (0..parties).map(party).collect();
+        for n in (0..parties).filter(|n| (n ^ salt) % 3 == 0) {
+            let supplier = PartyId::parse(&format!("party-{n}")).unwrap();
+            history.push(platform(Event::SupplierAdmitted(SupplierAdmitted {
+                supplier: supplier.clone(),
+                qualifications: vec![Qualification {
+                    kind: QualificationKind::BusinessLicense,
+                    reference: Text::parse(&format!("BL-{n}")).unwrap(),
+                    document_hash: None,
+                    valid_until: None,
+                }],
+            })));
+            if (n ^ salt) % 2 == 0 {
+                history.push(platform(Event::SupplierSuspended(SupplierSuspended {
+                    supplier: supplier.clone(),
+                    reason: Text::parse("review").unwrap(),
+                })));
+                history.push(platform(Event::SupplierReinstated(SupplierReinstated { supplier })));
+            }
+        }
+        let mut batches = Vec::new();
+        let mut rest = history.as_slice();
+        for cut in cuts.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (batch, after) = rest.split_at((*cut).min(rest.len()));
+            batches.push(batch.to_vec());
+            rest = after;
+        }
+        batches
+    })
+}
+
+fn platform(event: Event) -> Submission {
+    Submission { actor: PartyId::platform(), effective_at: None, event }
 }
 
 proptest! {
@@ -142,7 +180,7 @@ proptest! {
     /// Restoring an export in a fresh directory reproduces every record and hash.
     #[test]
     fn restore_of_an_export_reproduces_identical_hashes(
-        batches in prop::collection::vec(prop::collection::vec(arbitrary_submission(), 1..20), 1..6)
+        batches in arbitrary_history()
     ) {
         let tmp = tempfile::tempdir().unwrap();
         let mut ledger = init(&tmp.path().join("a"));

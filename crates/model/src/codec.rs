@@ -53,6 +53,32 @@ pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
         .expect("encoding into memory cannot fail");
 }
 
+/// Appends the bytes that identify a submission's content: actor, effective time, type and
+/// data, the data always in the type's current version (so a record written in an old version
+/// and a new submission with the same content are the same). Rule 8 (idempotency) compares
+/// digests of these.
+pub fn encode_identity(actor: &PartyId, effective_at: Timestamp, event: &Event, out: &mut Vec<u8>) {
+    bincode::encode_into_writer(Identity { actor, effective_at, event }, VecSink(out), CONFIG)
+        .expect("encoding into memory cannot fail");
+}
+
+struct Identity<'a> {
+    actor: &'a PartyId,
+    effective_at: Timestamp,
+    event: &'a Event,
+}
+
+impl Encode for Identity<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        let event_type = self.event.event_type();
+        self.actor.encode(e)?;
+        self.effective_at.encode(e)?;
+        event_type.name().encode(e)?;
+        event_type.current_version().encode(e)?;
+        self.event.encode_data(e)
+    }
+}
+
 /// Decodes canonical bytes, all of them, into a record.
 pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     let mut d = decoder(bytes);

@@ -15,7 +15,13 @@ pub fn check_region(value: &str) -> Result<(), &'static str> {
 
 validated_string!(
     /// An ISO 3166-2 subdivision.
-    Region, "region", check_region
+    Region, "region", check_region,
+    schema = schemars::json_schema!({
+        "type": "string",
+        "pattern": "^[A-Z]{2}-[A-Z0-9]{1,3}$",
+        "description": "An ISO 3166-2 subdivision code such as CN-31 (Shanghai). The form is checked, \
+            not that the code is assigned.",
+    })
 );
 
 /// Three upper-case letters.
@@ -30,7 +36,13 @@ pub fn check_currency(value: &str) -> Result<(), &'static str> {
 
 validated_string!(
     /// An ISO 4217 currency code.
-    Currency, "currency", check_currency
+    Currency, "currency", check_currency,
+    schema = schemars::json_schema!({
+        "type": "string",
+        "pattern": "^[A-Z]{3}$",
+        "description": "An ISO 4217 currency code such as CNY: three upper-case letters. The form is \
+            checked, not that the code is assigned.",
+    })
 );
 
 /// The 31 characters of GB 32100-2015, in the order of their values 0..=30
@@ -68,7 +80,15 @@ pub fn check_credit_code(value: &str) -> Result<(), &'static str> {
 
 validated_string!(
     /// The 18-character unified social credit code of a Chinese legal entity.
-    CreditCode, "credit code", check_credit_code
+    CreditCode, "credit code", check_credit_code,
+    schema = schemars::json_schema!({
+        "type": "string",
+        "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$",
+        "description": "The 18-character unified social credit code of a Chinese legal entity \
+            (GB 32100-2015): digits and the letters A-H, J-N, P-R, T, U, W-Y. The 18th character \
+            is a check character computed from the first 17 (weighted sum modulo 31); the schema \
+            cannot check it, the ledger does and refuses a code whose check character is wrong.",
+    })
 );
 
 #[cfg(test)]

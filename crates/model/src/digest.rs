@@ -58,3 +58,21 @@ impl<'de> serde::Deserialize<'de> for Digest {
         Digest::parse_hex(&text).map_err(serde::de::Error::custom)
     }
 }
+
+impl schemars::JsonSchema for Digest {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Digest".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Digest").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "A 32-byte digest as 64 lower-case hex digits.",
+        })
+    }
+}

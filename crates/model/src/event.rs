@@ -11,6 +11,7 @@ use crate::money::Money;
 use crate::text::Text;
 use crate::time::Timestamp;
 use bincode::{Decode, Encode};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -77,6 +78,7 @@ fn check_optional_list<T: Eq + Hash + Serialize>(
 /// Where a store sells: the tiers of the 1 + N + n model.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode,
+    JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -87,7 +89,8 @@ pub enum Channel {
     Offline,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+/// What a supplier's qualification document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QualificationKind {
     BusinessLicense,
@@ -98,21 +101,23 @@ pub enum QualificationKind {
 }
 
 /// What a channel host may do for a brand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostPower {
     Grants,
     Agreements,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+/// How a distributor sources goods under an agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgreementMode {
     Consignment,
     Wholesale,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+/// What a dispute claims about a sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeClaim {
     Counterfeit,
@@ -120,7 +125,8 @@ pub enum DisputeClaim {
     PriceViolation,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+/// What a dispute found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeFinding {
     Authentic,
@@ -133,12 +139,16 @@ pub enum DisputeFinding {
 
 /// The products a grant or agreement covers: listed skus, listed categories, or (neither
 /// listed) every product of the brand.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Encode, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
+    /// Products covered by sku: a non-empty set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub skus: Option<Vec<Sku>>,
+    /// Categories whose products are covered: a non-empty set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub categories: Option<Vec<Category>>,
 }
 
@@ -149,7 +159,8 @@ impl Scope {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// One enterprise qualification a supplier was admitted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Qualification {
     pub kind: QualificationKind,
@@ -185,6 +196,35 @@ impl<C> Decode<C> for Quantity {
 }
 bincode::impl_borrow_decode!(Quantity);
 
+impl JsonSchema for Quantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Quantity").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "minimum": 1,
+            "maximum": u32::MAX,
+            "description": "A quantity of goods: at least 1.",
+        })
+    }
+}
+
+/// Nice classes: integers 1 to 45, a non-empty set (`BrandRegistered::check_form`).
+fn nice_classes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["array", "null"],
+        "items": { "type": "integer", "minimum": 1, "maximum": 45 },
+        "minItems": 1,
+        "uniqueItems": true,
+    })
+}
+
 /// The ledger's own name in its checkpoints (the C2SP tlog-checkpoint origin line and the
 /// signed-note key name): printable ASCII without spaces or `+`, at most 255 bytes.
 pub fn check_origin(value: &str) -> Result<(), &'static str> {
@@ -197,7 +237,16 @@ pub fn check_origin(value: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-crate::validated::validated_string!(OriginName, "origin", check_origin);
+crate::validated::validated_string!(
+    OriginName, "origin", check_origin,
+    schema = schemars::json_schema!({
+        "type": "string",
+        "pattern": "^[\\x21-\\x2A\\x2C-\\x7E]{1,255}$",
+        "description": "The ledger's own name in its checkpoints (the C2SP tlog-checkpoint origin \
+            line and the signed-note key name): 1 to 255 printable ASCII characters, no spaces, \
+            no '+'.",
+    })
+);
 
 /// An Ed25519 public key, shown as base64 of its 32 bytes.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Encode, Decode)]
@@ -213,6 +262,26 @@ impl std::fmt::Debug for PublicKey {
 impl Serialize for PublicKey {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&format_args!("{self:?}"))
+    }
+}
+
+impl JsonSchema for PublicKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PublicKey".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::PublicKey").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // 32 bytes are 43 base64 characters and one '='; the last character before it carries
+        // 4 bits and two zero bits, which the decoder requires to be zero.
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+            "description": "An Ed25519 public key: standard base64 (with padding) of its 32 bytes.",
+        })
     }
 }
 
@@ -232,7 +301,9 @@ impl<'de> Deserialize<'de> for PublicKey {
 
 // ---- the event types ---------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// Record 0 of every ledger, written by `chl init`: the ledger commits to its own name and to
+/// the key that signs its checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerCreated {
     pub origin: OriginName,
@@ -240,7 +311,8 @@ pub struct LedgerCreated {
 }
 impl CheckForm for LedgerCreated {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform registers a party: a company, agent, store operator or channel host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartyRegistered {
     pub party: PartyId,
@@ -250,10 +322,18 @@ pub struct PartyRegistered {
 }
 impl CheckForm for PartyRegistered {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform admits a registered party as a supplier, on its enterprise qualifications (at
+/// least one business licence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupplierAdmitted {
     pub supplier: PartyId,
+    /// At least one of kind `business_license`.
+    #[schemars(extend("contains" = {
+        "type": "object",
+        "properties": { "kind": { "const": "business_license" } },
+        "required": ["kind"],
+    }))]
     pub qualifications: Vec<Qualification>,
 }
 impl CheckForm for SupplierAdmitted {
@@ -268,7 +348,9 @@ impl CheckForm for SupplierAdmitted {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform suspends a supplier: it may not own a new brand, issue grants or sign
+/// agreements until reinstated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupplierSuspended {
     pub supplier: PartyId,
@@ -276,14 +358,16 @@ pub struct SupplierSuspended {
 }
 impl CheckForm for SupplierSuspended {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform lifts a supplier's suspension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupplierReinstated {
     pub supplier: PartyId,
 }
 impl CheckForm for SupplierReinstated {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform expels a supplier, for good: an expelled supplier is never reinstated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupplierExpelled {
     pub supplier: PartyId,
@@ -291,7 +375,8 @@ pub struct SupplierExpelled {
 }
 impl CheckForm for SupplierExpelled {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// A supplier pays into its margin deposit with the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarginDeposited {
     pub supplier: PartyId,
@@ -299,7 +384,8 @@ pub struct MarginDeposited {
 }
 impl CheckForm for MarginDeposited {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform deducts from a supplier's margin deposit (the balance may not go below zero).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarginDeducted {
     pub supplier: PartyId,
@@ -308,7 +394,8 @@ pub struct MarginDeducted {
 }
 impl CheckForm for MarginDeducted {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform refunds part of a supplier's margin deposit (the balance may not go below zero).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarginRefunded {
     pub supplier: PartyId,
@@ -316,22 +403,26 @@ pub struct MarginRefunded {
 }
 impl CheckForm for MarginRefunded {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform sets the minimum margin: from this record's effective_at, a supplier whose
+/// balance is below it may not issue grants or sign agreements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySet {
     pub min_margin: Money,
 }
 impl CheckForm for PolicySet {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform registers a brand and its trademark, owned by an admitted supplier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandRegistered {
     pub brand: BrandId,
     pub name: Text,
     pub owner: PartyId,
     pub trademark_no: Text,
-    /// Nice classification classes (1 to 45) the trademark is registered in.
+    /// Nice classification classes (1 to 45) the trademark is registered in: a non-empty set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "nice_classes_schema")]
     pub classes: Option<Vec<u8>>,
 }
 impl CheckForm for BrandRegistered {
@@ -349,7 +440,9 @@ impl CheckForm for BrandRegistered {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// A product (sku) of a brand, registered by the brand owner or a channel host with power
+/// `grants`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductRegistered {
     pub sku: Sku,
@@ -362,13 +455,19 @@ pub struct ProductRegistered {
 }
 impl CheckForm for ProductRegistered {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// A brand owner appoints a registered party as channel host of the brand, with powers to
+/// issue grants and/or sign agreements for it within a validity window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelHostAppointed {
     pub brand: BrandId,
     pub host: PartyId,
+    /// What the host may do for the brand: a non-empty set.
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub powers: Vec<HostPower>,
+    /// The start of the validity window (included).
     pub valid_from: Timestamp,
+    /// The end of the validity window (excluded); after valid_from.
     pub valid_until: Timestamp,
 }
 impl CheckForm for ChannelHostAppointed {
@@ -378,7 +477,8 @@ impl CheckForm for ChannelHostAppointed {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// A brand owner dismisses a channel host of the brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelHostDismissed {
     pub brand: BrandId,
@@ -386,23 +486,36 @@ pub struct ChannelHostDismissed {
 }
 impl CheckForm for ChannelHostDismissed {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// An authorization grant (the "authorized" mark): the grantor authorizes the grantee to sell
+/// the brand's products in scope, on the listed channels and in the listed regions, within a
+/// validity window. Issued by the brand owner (or its host) at the root of a chain, or under a
+/// sublicensable `parent` grant by that grant's grantee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantIssued {
     pub grant: GrantId,
     pub brand: BrandId,
     pub grantor: PartyId,
     pub grantee: PartyId,
+    /// The sublicensable grant this one is issued under, whose grantee is this grant's grantor;
+    /// absent for a grant issued by the brand owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<GrantId>,
     pub scope: Scope,
+    /// The channels the grant covers: a non-empty set.
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub channels: Vec<Channel>,
     /// Where the grant holds; none listed means everywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub regions: Option<Vec<Region>>,
+    /// No two exclusive grants of a brand for one channel may overlap in time.
     pub exclusive: bool,
+    /// Whether the grantee may issue grants under this one.
     pub sublicensable: bool,
+    /// The start of the validity window (included).
     pub valid_from: Timestamp,
+    /// The end of the validity window (excluded); after valid_from.
     pub valid_until: Timestamp,
 }
 impl CheckForm for GrantIssued {
@@ -417,7 +530,9 @@ impl CheckForm for GrantIssued {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// Revokes a grant, and from the same moment every grant issued under it. Submitted by the
+/// grant's grantor, a host acting for it, or the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRevoked {
     pub grant: GrantId,
@@ -425,7 +540,8 @@ pub struct GrantRevoked {
 }
 impl CheckForm for GrantRevoked {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform opens a store: a Tmall or Taobao shop, or an offline outlet, run by an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreOpened {
     pub store: StoreId,
@@ -441,7 +557,8 @@ pub struct StoreOpened {
 }
 impl CheckForm for StoreOpened {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform closes a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreClosed {
     pub store: StoreId,
@@ -449,7 +566,9 @@ pub struct StoreClosed {
 }
 impl CheckForm for StoreClosed {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// A supplier signs a distribution agreement (consignment or wholesale) with a distributor for
+/// a brand's products in scope, within a validity window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementSigned {
     pub agreement: AgreementId,
@@ -458,7 +577,9 @@ pub struct AgreementSigned {
     pub brand: BrandId,
     pub mode: AgreementMode,
     pub scope: Scope,
+    /// The start of the validity window (included).
     pub valid_from: Timestamp,
+    /// The end of the validity window (excluded); after valid_from.
     pub valid_until: Timestamp,
 }
 impl CheckForm for AgreementSigned {
@@ -474,7 +595,8 @@ impl CheckForm for AgreementSigned {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// Ends an agreement, by its supplier, its distributor or the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementTerminated {
     pub agreement: AgreementId,
@@ -482,7 +604,9 @@ pub struct AgreementTerminated {
 }
 impl CheckForm for AgreementTerminated {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform records a sale: a fact, recorded whether or not the seller was authorized
+/// (that is what the authenticity check finds out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaleRecorded {
     pub order: OrderId,
@@ -497,7 +621,8 @@ pub struct SaleRecorded {
 }
 impl CheckForm for SaleRecorded {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform records that a sale was refunded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaleRefunded {
     pub order: OrderId,
@@ -505,7 +630,8 @@ pub struct SaleRefunded {
 }
 impl CheckForm for SaleRefunded {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform opens a dispute about a sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisputeOpened {
     pub dispute: DisputeId,
@@ -516,7 +642,8 @@ pub struct DisputeOpened {
 }
 impl CheckForm for DisputeOpened {}
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+/// The platform closes a dispute with its finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisputeClosed {
     pub dispute: DisputeId,
@@ -552,6 +679,12 @@ macro_rules! catalogue {
 
             pub fn from_name(name: &str) -> Option<EventType> {
                 match name { $( $name => Some(EventType::$variant), )* _ => None }
+            }
+
+            /// The JSON Schema of this type's `data` object in its current version, inline;
+            /// the types it refers to go to `generator`'s definitions (schema.rs).
+            pub(crate) fn data_json_schema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match self { $( EventType::$variant => <$variant as JsonSchema>::json_schema(generator), )* }
             }
         }
 

@@ -24,23 +24,40 @@ pub fn check_id(value: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The JSON Schema of an id of one kind: the pattern of `check_id`, which it states exactly.
+fn id_schema(description: &str) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+        "description": format!(
+            "{description} An id is 1 to 64 ASCII letters, digits and . _ : -, starting with a letter or digit."
+        ),
+    })
+}
+
 validated_string!(
     /// A party: a company, an agent, a store operator, or `platform`, the platform operator.
-    PartyId, "party id", check_id
+    PartyId, "party id", check_id,
+    schema = id_schema("A party: a company, an agent, a store operator, or `platform`, the platform operator.")
 );
-validated_string!(BrandId, "brand id", check_id);
+validated_string!(BrandId, "brand id", check_id, schema = id_schema("A brand."));
 validated_string!(
     /// A product's stock-keeping unit.
-    Sku, "sku", check_id
+    Sku, "sku", check_id,
+    schema = id_schema("A product's stock-keeping unit.")
 );
-validated_string!(GrantId, "grant id", check_id);
-validated_string!(StoreId, "store id", check_id);
-validated_string!(AgreementId, "agreement id", check_id);
-validated_string!(OrderId, "order id", check_id);
-validated_string!(DisputeId, "dispute id", check_id);
+validated_string!(GrantId, "grant id", check_id, schema = id_schema("An authorization grant."));
+validated_string!(StoreId, "store id", check_id, schema = id_schema("A store."));
+validated_string!(
+    AgreementId, "agreement id", check_id,
+    schema = id_schema("A distribution agreement.")
+);
+validated_string!(OrderId, "order id", check_id, schema = id_schema("An order (one sale)."));
+validated_string!(DisputeId, "dispute id", check_id, schema = id_schema("A dispute."));
 validated_string!(
     /// A product category, as brands name them (`skincare`, `bags.leather`).
-    Category, "category", check_id
+    Category, "category", check_id,
+    schema = id_schema("A product category, as brands name them (`skincare`, `bags.leather`).")
 );
 
 impl PartyId {

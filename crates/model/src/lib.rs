@@ -14,6 +14,7 @@ pub mod id;
 pub mod money;
 pub mod record;
 pub mod refusal;
+pub mod schema;
 pub mod submission;
 pub mod text;
 pub mod time;

@@ -58,3 +58,31 @@ impl<C> bincode::Decode<C> for Money {
     }
 }
 bincode::impl_borrow_decode!(Money);
+
+impl schemars::JsonSchema for Money {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Money".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Money").into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "A positive amount of money in minor units of one currency (fen for CNY).",
+            "properties": {
+                "value": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": i64::MAX,
+                    "description": "Minor units (fen for CNY), at least 1.",
+                },
+                "currency": generator.subschema_for::<Currency>(),
+            },
+            "required": ["value", "currency"],
+            "additionalProperties": false,
+        })
+    }
+}

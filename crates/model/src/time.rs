@@ -243,6 +243,42 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
+/// RFC 3339 `date-time` as `parse_rfc3339` reads it, as a regular expression: days checked
+/// against their month (29 February only in leap years), no leap second, a fraction of 1 to 9
+/// digits of which those past the sixth are zero, and `Z` or an offset within ±23:59.
+const RFC3339_PATTERN: &str = concat!(
+    "^(?:",
+    "[0-9]{4}-(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])",
+    "|[0-9]{4}-(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)",
+    "|[0-9]{4}-02-(?:0[1-9]|1[0-9]|2[0-8])",
+    "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29",
+    ")[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,6}0{0,3})?",
+    "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$",
+);
+
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Timestamp").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "pattern": RFC3339_PATTERN,
+            "description": "An instant, RFC 3339 with an offset (2013-03-29T00:00:00Z, \
+                2013-03-29T08:00:00+08:00), stored as UTC with microsecond precision. A fraction of \
+                a second may have up to 9 digits, but those past the sixth must be zero: the ledger \
+                never rounds a time. No leap seconds. The instant must lie in the years 0000 to \
+                9999 once converted to UTC.",
+        })
+    }
+}
+
 impl bincode::Encode for Timestamp {
     fn encode<E: bincode::enc::Encoder>(&self, encoder: &mut E) -> Result<(), bincode::error::EncodeError> {
         self.0.encode(encoder)

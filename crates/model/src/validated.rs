@@ -2,7 +2,9 @@
 //!
 //! `validated_string!` defines a newtype whose constructor checks the value, and whose serde
 //! and bincode impls go through that constructor, so a value read from JSON, from a record on
-//! disk or built in code is valid by construction.
+//! disk or built in code is valid by construction. Each also names its JSON Schema (`schema =`,
+//! a `schemars::Schema` of the string), which states as much of the check as JSON Schema can;
+//! schemas/README.md lists what only the check itself sees.
 
 /// Why a string was refused, as a phrase that completes "invalid <what> "<value>": ...".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,7 +16,7 @@ pub struct ValueError {
 }
 
 macro_rules! validated_string {
-    ($(#[$meta:meta])* $name:ident, $what:literal, $check:path) => {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $check:path, schema = $schema:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(Box<str>);
@@ -105,6 +107,20 @@ macro_rules! validated_string {
             }
         }
         bincode::impl_borrow_decode!($name);
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                concat!(module_path!(), "::", stringify!($name)).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                $schema
+            }
+        }
     };
 }
 pub(crate) use validated_string;

@@ -14,10 +14,11 @@
 use crate::event::{Channel, Event, EventType, FieldError, StoreOpened, strip_position};
 use crate::{PartyId, Region, StoreId, Text};
 use bincode::{Decode, Encode};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// `store_opened` version 1: before stores carried their platform shop id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreOpenedV1 {
     pub store: StoreId,
@@ -44,6 +45,19 @@ impl From<StoreOpenedV1> for StoreOpened {
 /// Whether `event_type` has data in `version` that this build reads.
 pub fn is_known(event_type: EventType, version: u16) -> bool {
     version == event_type.current_version() || matches!((event_type, version), (EventType::StoreOpened, 1))
+}
+
+/// The JSON Schema of the `data` object of an old version, inline (the types it refers to go to
+/// `generator`'s definitions), or `None` for a version this build does not know as an old one.
+pub(crate) fn old_data_json_schema(
+    event_type: EventType,
+    version: u16,
+    generator: &mut schemars::SchemaGenerator,
+) -> Option<schemars::Schema> {
+    match (event_type, version) {
+        (EventType::StoreOpened, 1) => Some(StoreOpenedV1::json_schema(generator)),
+        _ => None,
+    }
 }
 
 /// Decodes data of an old version and upcasts it. `None` for a version this build does not know.
