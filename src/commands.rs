@@ -112,15 +112,17 @@ fn import(data: &Path, file: &Path) -> Result<()> {
 }
 
 fn print_import(outcome: &ImportOutcome) {
+    let repeats = match outcome.repeats {
+        0 => String::new(),
+        n => format!(", {n} exact repeats of recorded submissions accepted without appending"),
+    };
     match (outcome.range, outcome.head) {
-        (Some((first, last)), Some(head)) => {
-            println!(
-                "appended {} records (seq {first} to {last}); head seq {}, hash {}",
-                outcome.appended, head.seq, head.hash
-            )
-        }
-        (_, Some(head)) => println!("appended 0 records; head seq {}, hash {}", head.seq, head.hash),
-        _ => println!("appended 0 records"),
+        (Some((first, last)), Some(head)) => println!(
+            "appended {} records (seq {first} to {last}){repeats}; head seq {}, hash {}",
+            outcome.appended, head.seq, head.hash
+        ),
+        (_, Some(head)) => println!("appended 0 records{repeats}; head seq {}, hash {}", head.seq, head.hash),
+        _ => println!("appended 0 records{repeats}"),
     }
 }
 

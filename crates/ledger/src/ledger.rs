@@ -6,12 +6,12 @@ use crate::keys::{CheckpointKey, verifier_string};
 use crate::meta::{Meta, MetaDelta};
 use chl_log::{ChainError, ChainSummary, Head, Log, LogError, Mark, OpenReport, StoreConfig};
 use chl_model::codec::MAX_RECORD_BYTES;
-use chl_state::{Decision, Fingerprint, State, StateMark, Submitted};
 use chl_model::event::{LedgerCreated, OriginName, PublicKey};
 use chl_model::{
     Digest, Event, ExportedRecord, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, PartyId, Record, Refusal, Rule,
     Seq, Submission,
 };
+use chl_state::{Decision, Fingerprint, State, StateMark, Submitted};
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, Write};
@@ -245,7 +245,10 @@ impl Ledger {
         let (log, report) = Log::open_dir(&dir.log(), config.store.clone())?;
         let ledger = Ledger::assemble(dir, lock, log, report, config)?;
         let head = ledger.log.head();
-        Ok((ledger, ImportOutcome { appended: count, repeats: 0, range: head.map(|h| (Seq::ZERO, h.seq)), head }))
+        Ok((
+            ledger,
+            ImportOutcome { appended: count, repeats: 0, range: head.map(|h| (Seq::ZERO, h.seq)), head },
+        ))
     }
 
     fn assemble(
@@ -404,11 +407,19 @@ impl Ledger {
             .into());
         }
         self.identity.clear();
-        chl_model::codec::encode_identity(&submission.actor, effective_at, &submission.event, &mut self.identity);
+        chl_model::codec::encode_identity(
+            &submission.actor,
+            effective_at,
+            &submission.event,
+            &mut self.identity,
+        );
         if self.identity.len() + RECORD_HEAD_MAX_BYTES > MAX_RECORD_BYTES {
             return Err(Refusal::form(
                 "data",
-                format!("the record would take over {} bytes; a record may take at most {MAX_RECORD_BYTES}", self.identity.len()),
+                format!(
+                    "the record would take over {} bytes; a record may take at most {MAX_RECORD_BYTES}",
+                    self.identity.len()
+                ),
             )
             .into());
         }
@@ -462,7 +473,11 @@ impl Ledger {
     /// Where the ledger stands between batches, to roll back to.
     pub fn mark(&self) -> LedgerMark {
         assert!(self.held.is_none() && self.batch.is_empty(), "marks are taken between batches");
-        LedgerMark { log: self.log.mark(), state: self.state.as_ref().map(State::mark), staged: self.staged.clone() }
+        LedgerMark {
+            log: self.log.mark(),
+            state: self.state.as_ref().map(State::mark),
+            staged: self.staged.clone(),
+        }
     }
 
     /// Takes the log, the state and the index updates back to `mark`.
@@ -536,7 +551,11 @@ impl Ledger {
     }
 
     /// Stages every line; returns how many were repeats.
-    fn import_lines(&mut self, input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<u64, ImportError> {
+    fn import_lines(
+        &mut self,
+        input: impl BufRead,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, ImportError> {
         let mut lines = ImportLines::new(input);
         let mut form = None;
         let mut last_record = None;

@@ -89,7 +89,11 @@ impl Supplier {
 
     /// The margin balance in `currency` in `view`.
     pub fn balance(&self, currency: &chl_model::Currency, view: View) -> i64 {
-        self.margins.iter().filter(|(stamp, _, c)| c == currency && view.sees(*stamp)).map(|(_, delta, _)| delta).sum()
+        self.margins
+            .iter()
+            .filter(|(stamp, _, c)| c == currency && view.sees(*stamp))
+            .map(|(_, delta, _)| delta)
+            .sum()
     }
 }
 
@@ -180,4 +184,3 @@ pub struct Dispute {
     pub opened: Stamp,
     pub closed: Option<Stamp>,
 }
-

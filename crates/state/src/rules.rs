@@ -33,7 +33,11 @@ pub struct Submitted<'a> {
 }
 
 /// Judges `submission`, whose fingerprint is `fingerprint`, against `state`.
-pub fn check(state: &State, submission: Submitted<'_>, fingerprint: Fingerprint) -> Result<Decision, Refusal> {
+pub fn check(
+    state: &State,
+    submission: Submitted<'_>,
+    fingerprint: Fingerprint,
+) -> Result<Decision, Refusal> {
     if let Some(seq) = state.repeat_of(fingerprint) {
         return Ok(Decision::Repeat(seq));
     }
@@ -291,7 +295,10 @@ impl<'a> Judge<'a> {
                 return Err(refuse(
                     Rule::Suppliers,
                     "data.supplier",
-                    format!("supplier {id} is expelled (since {}, seq {}) and takes no deposits", since.effective_at, since.seq),
+                    format!(
+                        "supplier {id} is expelled (since {}, seq {}) and takes no deposits",
+                        since.effective_at, since.seq
+                    ),
                 ));
             }
             return Ok(());
@@ -362,7 +369,10 @@ impl<'a> Judge<'a> {
         Err(refuse(
             Rule::Authority,
             "actor",
-            format!("only the owner of brand {brand_id} ({}) may submit {}; the actor is {}", brand.owner, self.event_type, self.actor),
+            format!(
+                "only the owner of brand {brand_id} ({}) may submit {}; the actor is {}",
+                brand.owner, self.event_type, self.actor
+            ),
         ))
     }
 
@@ -377,7 +387,8 @@ impl<'a> Judge<'a> {
         self.party("data.host", &e.host)?;
         self.owner_only(&e.brand, brand)?;
         let appointed = self.state.hosts.get(&e.brand).is_some_and(|list| {
-            list.iter().any(|a| a.host == e.host && self.view.sees(a.appointed) && !self.view.sees_end(a.dismissed))
+            list.iter()
+                .any(|a| a.host == e.host && self.view.sees(a.appointed) && !self.view.sees_end(a.dismissed))
         });
         if appointed {
             return Ok(());
@@ -403,7 +414,8 @@ impl<'a> Judge<'a> {
         };
         // Authority: the grantor itself, or for a root grant a host of the brand acting for
         // its owner.
-        let acting_host = parent.is_none() && e.grantor == brand.owner && self.host_may(&e.brand, HostPower::Grants);
+        let acting_host =
+            parent.is_none() && e.grantor == brand.owner && self.host_may(&e.brand, HostPower::Grants);
         if *self.actor != e.grantor && !acting_host {
             return Err(refuse(
                 Rule::Authority,
@@ -439,12 +451,18 @@ impl<'a> Judge<'a> {
         let p = &parent.data;
         let fail = |field: &str, message: String| Err(refuse(Rule::Grants, field, message));
         if p.brand != e.brand {
-            return fail("data.parent", format!("parent {parent_id} is a grant of brand {}, not of brand {}", p.brand, e.brand));
+            return fail(
+                "data.parent",
+                format!("parent {parent_id} is a grant of brand {}, not of brand {}", p.brand, e.brand),
+            );
         }
         if p.grantee != e.grantor {
             return fail(
                 "data.grantor",
-                format!("a sub-grant is issued by its parent's grantee: parent {parent_id} was granted to {}, not to {}", p.grantee, e.grantor),
+                format!(
+                    "a sub-grant is issued by its parent's grantee: parent {parent_id} was granted to {}, not to {}",
+                    p.grantee, e.grantor
+                ),
             );
         }
         if !p.sublicensable {
@@ -454,24 +472,39 @@ impl<'a> Judge<'a> {
             return fail("data.parent", self.why_grant_does_not_hold(parent_id, parent, "parent"));
         }
         if let Err(why) = scope::within(&e.scope, &p.scope, |sku| self.state.category_of(sku)) {
-            return fail("data.scope", format!("the scope of grant {} does not lie within its parent {parent_id}'s: {why}", e.grant));
+            return fail(
+                "data.scope",
+                format!("the scope of grant {} does not lie within its parent {parent_id}'s: {why}", e.grant),
+            );
         }
         if let Some(channel) = e.channels.iter().find(|c| !p.channels.contains(c)) {
-            return fail("data.channels", format!("channel {} is not granted by parent {parent_id}", channel_name(*channel)));
+            return fail(
+                "data.channels",
+                format!("channel {} is not granted by parent {parent_id}", channel_name(*channel)),
+            );
         }
         if let Err(why) = scope::regions_within(&e.regions, &p.regions) {
-            return fail("data.regions", format!("the regions of grant {} do not lie within its parent {parent_id}'s: {why}", e.grant));
+            return fail(
+                "data.regions",
+                format!("the regions of grant {} do not lie within its parent {parent_id}'s: {why}", e.grant),
+            );
         }
         if e.valid_from < p.valid_from {
             return fail(
                 "data.valid_from",
-                format!("grant {} starts at {}, before its parent {parent_id} ({})", e.grant, e.valid_from, p.valid_from),
+                format!(
+                    "grant {} starts at {}, before its parent {parent_id} ({})",
+                    e.grant, e.valid_from, p.valid_from
+                ),
             );
         }
         if e.valid_until > p.valid_until {
             return fail(
                 "data.valid_until",
-                format!("grant {} would outlive its parent {parent_id}: until {}, the parent until {}", e.grant, e.valid_until, p.valid_until),
+                format!(
+                    "grant {} would outlive its parent {parent_id}: until {}, the parent until {}",
+                    e.grant, e.valid_until, p.valid_until
+                ),
             );
         }
         Ok(())
@@ -555,7 +588,10 @@ impl<'a> Judge<'a> {
             return Err(refuse(
                 Rule::Grants,
                 "data.grant",
-                format!("grant {} was already revoked at {} (seq {})", e.grant, revoked.effective_at, revoked.seq),
+                format!(
+                    "grant {} was already revoked at {} (seq {})",
+                    e.grant, revoked.effective_at, revoked.seq
+                ),
             ));
         }
         if let Some((stamp, by)) = self.state.revocation(&e.grant, self.view.known)
@@ -594,7 +630,10 @@ impl<'a> Judge<'a> {
             return Err(refuse(
                 Rule::References,
                 "data.store",
-                format!("store {} was already closed at {} (seq {})", e.store, closed.effective_at, closed.seq),
+                format!(
+                    "store {} was already closed at {} (seq {})",
+                    e.store, closed.effective_at, closed.seq
+                ),
             ));
         }
         Ok(())
@@ -609,7 +648,12 @@ impl<'a> Judge<'a> {
     }
 
     fn agreement_signed(&self, e: &AgreementSigned) -> Verdict {
-        self.new_id("data.agreement", "agreement", &e.agreement, self.state.agreement(&e.agreement).map(|a| a.signed))?;
+        self.new_id(
+            "data.agreement",
+            "agreement",
+            &e.agreement,
+            self.state.agreement(&e.agreement).map(|a| a.signed),
+        )?;
         self.party("data.supplier", &e.supplier)?;
         self.party("data.distributor", &e.distributor)?;
         let brand = self.brand("data.brand", &e.brand)?;
@@ -665,7 +709,10 @@ impl<'a> Judge<'a> {
             return Err(refuse(
                 Rule::Agreements,
                 "data.agreement",
-                format!("agreement {} was already terminated at {} (seq {})", e.agreement, ended.effective_at, ended.seq),
+                format!(
+                    "agreement {} was already terminated at {} (seq {})",
+                    e.agreement, ended.effective_at, ended.seq
+                ),
             ));
         }
         Ok(())
@@ -694,7 +741,10 @@ impl<'a> Judge<'a> {
             return Err(refuse(
                 Rule::Sales,
                 "data.order",
-                format!("order {} was already refunded at {} (seq {})", e.order, refunded.effective_at, refunded.seq),
+                format!(
+                    "order {} was already refunded at {} (seq {})",
+                    e.order, refunded.effective_at, refunded.seq
+                ),
             ));
         }
         Ok(())
@@ -719,7 +769,10 @@ impl<'a> Judge<'a> {
             return Err(refuse(
                 Rule::Sales,
                 "data.dispute",
-                format!("dispute {} was already closed at {} (seq {})", e.dispute, closed.effective_at, closed.seq),
+                format!(
+                    "dispute {} was already closed at {} (seq {})",
+                    e.dispute, closed.effective_at, closed.seq
+                ),
             ));
         }
         Ok(())

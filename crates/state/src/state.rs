@@ -210,7 +210,9 @@ impl State {
 
     /// Whether `host` may act for `brand` with `power` in `view`.
     pub fn host_may(&self, brand: &BrandId, host: &PartyId, power: HostPower, view: View) -> bool {
-        self.hosts.get(brand).is_some_and(|list| list.iter().any(|a| a.host == *host && a.empowers(power, view)))
+        self.hosts
+            .get(brand)
+            .is_some_and(|list| list.iter().any(|a| a.host == *host && a.empowers(power, view)))
     }
 
     /// The revocation that ends `grant`, its own or an ancestor's (revocation cascades), the
@@ -265,7 +267,8 @@ impl State {
         match &record.event {
             Event::LedgerCreated(_) => {}
             Event::PartyRegistered(e) => {
-                self.parties.insert(e.party.clone(), Party { legal_name: e.legal_name.clone(), registered: stamp });
+                self.parties
+                    .insert(e.party.clone(), Party { legal_name: e.legal_name.clone(), registered: stamp });
                 self.note(Undo::Party(e.party.clone()));
             }
             Event::SupplierAdmitted(e) => {
@@ -282,7 +285,11 @@ impl State {
             Event::MarginDeducted(e) => self.move_margin(&e.supplier, stamp, -e.amount.value(), &e.amount),
             Event::MarginRefunded(e) => self.move_margin(&e.supplier, stamp, -e.amount.value(), &e.amount),
             Event::PolicySet(e) => {
-                insert_by_stamp(&mut self.policies, Policy { min_margin: e.min_margin.clone(), set: stamp }, |p| p.set);
+                insert_by_stamp(
+                    &mut self.policies,
+                    Policy { min_margin: e.min_margin.clone(), set: stamp },
+                    |p| p.set,
+                );
                 self.note(Undo::Policy(stamp.seq));
             }
             Event::BrandRegistered(e) => {
@@ -486,11 +493,18 @@ impl State {
         lines.extend(self.policies.iter().map(|v| format!("policy {v:?}")));
         lines.extend(self.brands.iter().map(|(k, v)| format!("brand {k} {v:?}")));
         lines.extend(self.products.iter().map(|(k, v)| format!("product {k} {v:?}")));
-        lines.extend(self.hosts.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("hosts {k} {v:?}")));
-        lines.extend(self.grants.iter().map(|(k, v)| format!("grant {k} {v:?}")));
-        lines.extend(self.children.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("children {k} {v:?}")));
         lines.extend(
-            self.grants_by_brand.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("by-brand {k} {v:?}")),
+            self.hosts.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("hosts {k} {v:?}")),
+        );
+        lines.extend(self.grants.iter().map(|(k, v)| format!("grant {k} {v:?}")));
+        lines.extend(
+            self.children.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("children {k} {v:?}")),
+        );
+        lines.extend(
+            self.grants_by_brand
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("by-brand {k} {v:?}")),
         );
         lines.extend(self.stores.iter().map(|(k, v)| format!("store {k} {v:?}")));
         lines.extend(self.agreements.iter().map(|(k, v)| format!("agreement {k} {v:?}")));
