@@ -231,6 +231,29 @@ impl<'a> Judge<'a> {
         self.state.host_may(brand, self.actor, power, self.view)
     }
 
+    /// Why the actor, if it was ever a channel host of `brand`, cannot act with `power` at
+    /// `t`, as a clause to append to an authority refusal ("" if it never was one).
+    fn host_note(&self, brand: &BrandId, power: HostPower) -> String {
+        let power_name = match power {
+            HostPower::Grants => "grants",
+            HostPower::Agreements => "agreements",
+        };
+        let Some(appointments) = self.state.hosts.get(brand) else { return String::new() };
+        let mine: Vec<&Appointment> =
+            appointments.iter().filter(|a| a.host == *self.actor && self.view.sees(a.appointed)).collect();
+        let Some(last) = mine.last() else { return String::new() };
+        let why = if !last.powers.contains(&power) {
+            format!("its appointment gives no power {power_name}")
+        } else if let Some(dismissed) = last.dismissed.filter(|d| self.view.sees(*d)) {
+            format!("it was dismissed at {} (seq {})", dismissed.effective_at, dismissed.seq)
+        } else if self.t >= last.valid_until {
+            format!("its appointment ended at {}", last.valid_until)
+        } else {
+            format!("its appointment starts at {}", last.appointed.effective_at.max(last.valid_from))
+        };
+        format!(" ({} was appointed channel host of brand {brand} at seq {}, but {why})", self.actor, last.appointed.seq)
+    }
+
     // ---- parties and suppliers ------------------------------------------------------------
 
     fn party_registered(&self, e: &PartyRegistered) -> Verdict {
@@ -356,8 +379,12 @@ impl<'a> Judge<'a> {
             Rule::Authority,
             "actor",
             format!(
-                "{} is neither the owner of brand {} ({}) nor its channel host with power grants at {}",
-                self.actor, e.brand, brand.owner, self.t
+                "{} is neither the owner of brand {} ({}) nor its channel host with power grants at {}{}",
+                self.actor,
+                e.brand,
+                brand.owner,
+                self.t,
+                self.host_note(&e.brand, HostPower::Grants)
             ),
         ))
     }
@@ -421,8 +448,12 @@ impl<'a> Judge<'a> {
                 Rule::Authority,
                 "actor",
                 format!(
-                    "{} may not issue grant {} for grantor {}: only the grantor, or for a grant without parent a channel host of brand {} with power grants, may",
-                    self.actor, e.grant, e.grantor, e.brand
+                    "{} may not issue grant {} for grantor {}: only the grantor, or for a grant without parent a channel host of brand {} with power grants, may{}",
+                    self.actor,
+                    e.grant,
+                    e.grantor,
+                    e.brand,
+                    self.host_note(&e.brand, HostPower::Grants)
                 ),
             ));
         }
@@ -579,8 +610,11 @@ impl<'a> Judge<'a> {
                 Rule::Authority,
                 "actor",
                 format!(
-                    "{} may not revoke grant {}: only its grantor {}, a channel host acting for it, or platform may",
-                    self.actor, e.grant, g.grantor
+                    "{} may not revoke grant {}: only its grantor {}, a channel host acting for it, or platform may{}",
+                    self.actor,
+                    e.grant,
+                    g.grantor,
+                    self.host_note(&g.brand, HostPower::Grants)
                 ),
             ));
         }
@@ -664,8 +698,12 @@ impl<'a> Judge<'a> {
                 Rule::Authority,
                 "actor",
                 format!(
-                    "{} may not sign agreement {} for supplier {}: only the supplier, or a channel host of brand {} with power agreements when the supplier is its owner, may",
-                    self.actor, e.agreement, e.supplier, e.brand
+                    "{} may not sign agreement {} for supplier {}: only the supplier, or a channel host of brand {} with power agreements when the supplier is its owner, may{}",
+                    self.actor,
+                    e.agreement,
+                    e.supplier,
+                    e.brand,
+                    self.host_note(&e.brand, HostPower::Agreements)
                 ),
             ));
         }
