@@ -77,7 +77,18 @@ fn check_optional_list<T: Eq + Hash + Serialize>(
 
 /// Where a store sells: the tiers of the 1 + N + n model.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Encode,
+    Decode,
     JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
@@ -238,7 +249,9 @@ pub fn check_origin(value: &str) -> Result<(), &'static str> {
 }
 
 crate::validated::validated_string!(
-    OriginName, "origin", check_origin,
+    OriginName,
+    "origin",
+    check_origin,
     schema = schemars::json_schema!({
         "type": "string",
         "pattern": "^[\\x21-\\x2A\\x2C-\\x7E]{1,255}$",

@@ -48,10 +48,7 @@ validated_string!(
 );
 validated_string!(GrantId, "grant id", check_id, schema = id_schema("An authorization grant."));
 validated_string!(StoreId, "store id", check_id, schema = id_schema("A store."));
-validated_string!(
-    AgreementId, "agreement id", check_id,
-    schema = id_schema("A distribution agreement.")
-);
+validated_string!(AgreementId, "agreement id", check_id, schema = id_schema("A distribution agreement."));
 validated_string!(OrderId, "order id", check_id, schema = id_schema("An order (one sale)."));
 validated_string!(DisputeId, "dispute id", check_id, schema = id_schema("A dispute."));
 validated_string!(

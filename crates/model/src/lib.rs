@@ -15,6 +15,7 @@ pub mod money;
 pub mod record;
 pub mod refusal;
 pub mod schema;
+pub mod shape;
 pub mod submission;
 pub mod text;
 pub mod time;

@@ -183,6 +183,8 @@ impl ImportedRecord {
                 )
             })??
         };
+        event.check_form()?;
+        crate::shape::check_arrays(line, "")?;
         Ok(ImportedRecord {
             record: Record {
                 seq: form.seq,

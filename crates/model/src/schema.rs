@@ -75,10 +75,9 @@ pub fn submission_schema(event_type: EventType, version: u16) -> Option<Value> {
         )
     } else {
         format!(
-            "{name} version {version}, an old version: new submissions are always written in the \
-             current version ({current}, schema {}). This schema describes the data of records \
-             written in version {version}, which the ledger still reads (and upcasts), in the \
-             shape of the submission form.",
+            "An old version of {name}: new submissions are always written in the current version, \
+             {current} ({}). This schema describes the data of records written in version {version}, \
+             which the ledger still reads and upcasts, in the shape of the submission form.",
             file_name(event_type, current)
         )
     };

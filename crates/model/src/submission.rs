@@ -71,6 +71,8 @@ impl Submission {
         }
         let event = Event::from_json_data(event_type, form.data.get())?;
         event.check_form()?;
+        // Only once it parsed, so that a field's own error (unknown, wrong type) comes first.
+        crate::shape::check_arrays(text, "")?;
         Ok(Submission { actor: form.actor, effective_at: form.effective_at, event })
     }
 

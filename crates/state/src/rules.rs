@@ -251,7 +251,10 @@ impl<'a> Judge<'a> {
         } else {
             format!("its appointment starts at {}", last.appointed.effective_at.max(last.valid_from))
         };
-        format!(" ({} was appointed channel host of brand {brand} at seq {}, but {why})", self.actor, last.appointed.seq)
+        format!(
+            " ({} was appointed channel host of brand {brand} at seq {}, but {why})",
+            self.actor, last.appointed.seq
+        )
     }
 
     // ---- parties and suppliers ------------------------------------------------------------
