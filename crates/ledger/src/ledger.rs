@@ -61,7 +61,13 @@ pub enum StageError {
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error(transparent)]
-    Failed(#[from] LogError),
+    Failed(#[from] LedgerError),
+}
+
+impl From<LogError> for StageError {
+    fn from(e: LogError) -> Self {
+        StageError::Failed(LedgerError::Log(e))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -426,7 +432,7 @@ impl Ledger {
         let fingerprint = Fingerprint::of_identity(&self.identity);
         if self.config.rules == RuleMode::Enforced {
             let submitted = Submitted { actor: &submission.actor, effective_at, event: &submission.event };
-            let state = self.state().map_err(|e| StageError::Failed(LogError::Poisoned(e.to_string())))?;
+            let state = self.state()?;
             if let Decision::Repeat(seq) = chl_state::check(state, submitted, fingerprint)? {
                 return Ok(Staged::Repeat(seq));
             }
@@ -579,7 +585,7 @@ impl Ledger {
                         Ok(Staged::New(_)) => {}
                         Ok(Staged::Repeat(_)) => repeats += 1,
                         Err(StageError::Refused(refusal)) => return Err(refused(refusal)),
-                        Err(StageError::Failed(e)) => return Err(e.into()),
+                        Err(StageError::Failed(e)) => return Err(ImportError::Ledger(e)),
                     }
                 }
             }
