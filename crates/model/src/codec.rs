@@ -37,6 +37,8 @@ pub enum CodecError {
     Decode(String),
     #[error("record has {0} bytes after its data")]
     TrailingBytes(usize),
+    #[error("record breaks a form rule: {0}")]
+    Form(String),
     #[error("record bytes are not canonical (an integer or length is written longer than needed)")]
     NotCanonical,
     #[error("record format {0} is unknown (this build reads format {RECORD_FORMAT})")]
@@ -99,6 +101,9 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     if left != 0 {
         return Err(CodecError::TrailingBytes(left));
     }
+    // The same form rules as a submission, so a record read from disk holds only what a
+    // submission could have.
+    event.check_form().map_err(|e| CodecError::Form(format!("{}: {}", e.field, e.message)))?;
     let record = Record {
         seq: head.seq,
         recorded_at: head.recorded_at,
