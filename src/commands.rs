@@ -114,7 +114,18 @@ fn import(data: &Path, file: &Path) -> Result<()> {
 fn print_import(outcome: &ImportOutcome) {
     let repeats = match outcome.repeats {
         0 => String::new(),
-        n => format!(", {n} exact repeats of recorded submissions accepted without appending"),
+        n => {
+            let named: Vec<String> = outcome
+                .first_repeats
+                .iter()
+                .map(|(line, seq)| format!("line {line} repeats seq {seq}"))
+                .collect();
+            let more = if n > named.len() as u64 { ", ..." } else { "" };
+            format!(
+                ", {n} exact repeats of recorded submissions accepted without appending ({}{more})",
+                named.join(", ")
+            )
+        }
     };
     match (outcome.range, outcome.head) {
         (Some((first, last)), Some(head)) => println!(

@@ -82,6 +82,8 @@ pub struct ImportOutcome {
     pub appended: u64,
     /// Submissions identical to records already there (rule 8): accepted, not appended.
     pub repeats: u64,
+    /// The first of them (at most `REPEATS_NAMED`): the line, and the seq it repeats.
+    pub first_repeats: Vec<(u64, Seq)>,
     /// Seqs of the appended records, first and last.
     pub range: Option<(Seq, Seq)>,
     pub head: Option<Head>,
@@ -136,6 +138,15 @@ pub enum Staged {
     New(Seq),
     /// Identical to the record at this seq: accepted, nothing appended.
     Repeat(Seq),
+}
+
+/// How many repeats an import outcome names one by one.
+pub const REPEATS_NAMED: usize = 10;
+
+#[derive(Default)]
+struct Repeated {
+    count: u64,
+    first: Vec<(u64, Seq)>,
 }
 
 /// The most bytes a record's canonical bytes take before its identity bytes (format, prev,
@@ -253,7 +264,13 @@ impl Ledger {
         let head = ledger.log.head();
         Ok((
             ledger,
-            ImportOutcome { appended: count, repeats: 0, range: head.map(|h| (Seq::ZERO, h.seq)), head },
+            ImportOutcome {
+                appended: count,
+                repeats: 0,
+                first_repeats: Vec::new(),
+                range: head.map(|h| (Seq::ZERO, h.seq)),
+                head,
+            },
         ))
     }
 
@@ -535,37 +552,39 @@ impl Ledger {
             state.set_undo(false);
         }
         let outcome = self.import_lines(input, progress);
-        if let Some(state) = self.state.as_mut() {
-            state.set_undo(true);
-        }
-        let repeats = match outcome {
-            Ok(repeats) => repeats,
+        let repeated = match outcome {
+            Ok(repeated) => repeated,
             Err(e) => {
+                // With no undo notes, this drops the state (rebuilt from the log when needed).
                 self.rollback_to(mark)?;
                 return Err(e);
             }
         };
+        if let Some(state) = self.state.as_mut() {
+            state.set_undo(true);
+        }
         let head = self.commit()?;
         let appended = head.map_or(0, |h| h.seq.0 + 1) - first.0;
         self.meta.flush().ok();
         Ok(ImportOutcome {
             appended,
-            repeats,
+            repeats: repeated.count,
+            first_repeats: repeated.first,
             range: (appended > 0).then(|| (first, Seq(first.0 + appended - 1))),
             head,
         })
     }
 
-    /// Stages every line; returns how many were repeats.
+    /// Stages every line; returns the repeats.
     fn import_lines(
         &mut self,
         input: impl BufRead,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, ImportError> {
+    ) -> Result<Repeated, ImportError> {
         let mut lines = ImportLines::new(input);
         let mut form = None;
         let mut last_record = None;
-        let mut repeats = 0u64;
+        let mut repeated = Repeated::default();
         let mut since_progress = 0u32;
         while let Some((line, text)) = lines.next_line()? {
             let form = *form.get_or_insert_with(|| detect_form(text));
@@ -583,7 +602,12 @@ impl Ledger {
                     let submission = Submission::parse_json(text).map_err(refused)?;
                     match self.stage(submission) {
                         Ok(Staged::New(_)) => {}
-                        Ok(Staged::Repeat(_)) => repeats += 1,
+                        Ok(Staged::Repeat(seq)) => {
+                            repeated.count += 1;
+                            if repeated.first.len() < REPEATS_NAMED {
+                                repeated.first.push((line, seq));
+                            }
+                        }
                         Err(StageError::Refused(refusal)) => return Err(refused(refusal)),
                         Err(StageError::Failed(e)) => return Err(ImportError::Ledger(e)),
                     }
@@ -598,7 +622,7 @@ impl Ledger {
         progress(lines.bytes);
         check_ends_batch(last_record.as_ref())
             .map_err(|refusal| ImportError::Refused { line: lines.line, refusal })?;
-        Ok(repeats)
+        Ok(repeated)
     }
 
     // ---- reading ------------------------------------------------------------------------

@@ -303,12 +303,24 @@ impl<'a> Judge<'a> {
             (SupplierStatus::Active, SupplierStatus::Active) => {
                 Some(format!("supplier {id} is not suspended at {} (active {at})", self.t))
             }
+            (_, SupplierStatus::Expelled) => self.later_status_change(id).map(|(stamp, _)| {
+                format!(
+                    "supplier {id} has a status change recorded at seq {} effective {}, after {}; expulsion is final, so it cannot be backdated before another change",
+                    stamp.seq, stamp.effective_at, self.t
+                )
+            }),
             _ => None,
         };
         match problem {
             Some(message) => Err(refuse(Rule::Suppliers, "data.supplier", message)),
             None => Ok(()),
         }
+    }
+
+    /// The first status change of `id` effective after `t`, if any.
+    fn later_status_change(&self, id: &PartyId) -> Option<(Stamp, SupplierStatus)> {
+        let supplier = self.state.supplier(id)?;
+        supplier.statuses.iter().find(|(stamp, _)| stamp.effective_at > self.t).copied()
     }
 
     /// Deposits need an admitted supplier that is not expelled; deductions and refunds may

@@ -63,7 +63,8 @@ enum Undo {
     Brand(BrandId),
     Product(Sku),
     HostAppointed(BrandId),
-    HostDismissed(BrandId, Seq),
+    /// The appointments a dismissal ended, with what their dismissal was before.
+    HostDismissed(BrandId, Vec<(usize, Option<Stamp>)>),
     Grant(GrantId),
     GrantRevoked(GrantId),
     Store(StoreId),
@@ -319,13 +320,20 @@ impl State {
                 self.note(Undo::HostAppointed(e.brand.clone()));
             }
             Event::ChannelHostDismissed(e) => {
-                // Ends every appointment of the host for the brand that is not ended yet.
-                for appointment in self.hosts.get_mut(&e.brand).into_iter().flatten() {
-                    if appointment.host == e.host && appointment.dismissed.is_none() {
+                // Ends, from its effective time, every appointment of the host for the brand
+                // that began by then and was not already ended earlier (a dismissal may be
+                // backdated before one recorded earlier).
+                let mut before = Vec::new();
+                for (i, appointment) in self.hosts.get_mut(&e.brand).into_iter().flatten().enumerate() {
+                    let began = appointment.appointed.effective_at <= stamp.effective_at;
+                    let ends_later =
+                        appointment.dismissed.is_none_or(|d| d.effective_at > stamp.effective_at);
+                    if appointment.host == e.host && began && ends_later {
+                        before.push((i, appointment.dismissed));
                         appointment.dismissed = Some(stamp);
                     }
                 }
-                self.note(Undo::HostDismissed(e.brand.clone(), stamp.seq));
+                self.note(Undo::HostDismissed(e.brand.clone(), before));
             }
             Event::GrantIssued(e) => {
                 if let Some(parent) = &e.parent {
@@ -432,10 +440,10 @@ impl State {
                     list.pop();
                 }
             }
-            Undo::HostDismissed(brand, seq) => {
-                for appointment in self.hosts.get_mut(&brand).into_iter().flatten() {
-                    if appointment.dismissed.is_some_and(|d| d.seq == seq) {
-                        appointment.dismissed = None;
+            Undo::HostDismissed(brand, before) => {
+                if let Some(list) = self.hosts.get_mut(&brand) {
+                    for (i, dismissed) in before {
+                        list[i].dismissed = dismissed;
                     }
                 }
             }
