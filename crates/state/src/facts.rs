@@ -176,6 +176,20 @@ pub struct Agreement {
 pub struct Order {
     pub recorded: Stamp,
     pub refunded: Option<Stamp>,
+    /// The first dispute opened on it.
+    pub disputed: Option<Stamp>,
+}
+
+/// One sale, as a channel view sums it: per store, in effective order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaleEntry {
+    pub stamp: Stamp,
+    /// Index of the sku's brand in `State::brand_index`.
+    pub brand: u32,
+    pub quantity: u32,
+    /// unit price x quantity, in minor units of `currency`.
+    pub amount: i64,
+    pub currency: [u8; 3],
 }
 
 #[derive(Debug, Clone)]

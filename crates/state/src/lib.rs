@@ -9,7 +9,9 @@ pub mod facts;
 pub mod rules;
 pub mod scope;
 pub mod state;
+pub mod verdict;
 
 pub use facts::{Stamp, SupplierStatus, View};
 pub use rules::{Decision, Submitted, check};
 pub use state::{Fingerprint, State, StateMark};
+pub use verdict::{Reason, Sale, Verdict, VerdictKind, Warning};

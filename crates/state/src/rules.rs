@@ -1,10 +1,11 @@
 //! The rules of spec/events.md, judged before anything is appended, against the state as it
 //! stood at the submission's `effective_at` with everything recorded so far.
 //!
-//! Order of judgement: idempotency (an exact repeat is accepted as a no-op before anything
-//! else), then per event type references, authority, suppliers, grants, agreements and sales,
-//! so that the first refusal is the most basic one. Every refusal names its rule, the field
-//! and the ids involved.
+//! Order of judgement: idempotency first (an exact repeat is accepted as a no-op before
+//! anything else). Then, per event type, the most basic refusal first: for types only the
+//! platform submits, the actor; then whether a new id is free (a conflict is reported under
+//! idempotency, rule 8); then references, authority, suppliers, grants, agreements and sales.
+//! Every refusal names its rule, the field and the ids involved.
 
 use crate::facts::*;
 use crate::scope;
@@ -472,23 +473,22 @@ impl<'a> Judge<'a> {
                 ),
             ));
         }
+        if e.parent.is_none() && e.grantor != brand.owner {
+            return Err(refuse(
+                Rule::Grants,
+                "data.grantor",
+                format!(
+                    "a grant with no parent is issued by the brand owner; {} is not the owner of brand {} ({})",
+                    e.grantor, e.brand, brand.owner
+                ),
+            ));
+        }
         if self.state.supplier(&e.grantor).is_some() || parent.is_none() {
             self.active("data.grantor", &e.grantor, "grantor", "issue grants")?;
             self.margin_meets_policy("data.grantor", &e.grantor, "issue grants")?;
         }
-        match (&e.parent, parent) {
-            (Some(parent_id), Some(parent)) => self.sub_grant(e, parent_id, parent)?,
-            _ if e.grantor != brand.owner => {
-                return Err(refuse(
-                    Rule::Grants,
-                    "data.grantor",
-                    format!(
-                        "a grant with no parent is issued by the brand owner; {} is not the owner of brand {} ({})",
-                        e.grantor, e.brand, brand.owner
-                    ),
-                ));
-            }
-            _ => {}
+        if let (Some(parent_id), Some(parent)) = (&e.parent, parent) {
+            self.sub_grant(e, parent_id, parent)?;
         }
         self.exclusive(e)
     }
@@ -585,7 +585,12 @@ impl<'a> Judge<'a> {
             return Ok(());
         }
         let from = self.t.max(e.valid_from);
-        let until = e.valid_until;
+        // Like every other grant's, the new grant's time is cut short by a recorded
+        // revocation of an ancestor, so the judgement does not depend on recording order.
+        let until = match e.parent.as_ref().and_then(|p| self.state.revocation(p, self.view.known)) {
+            Some((stamp, _)) => e.valid_until.min(stamp.effective_at),
+            None => e.valid_until,
+        };
         for (other_id, other) in self.state.grants_of_brand(&e.brand) {
             if !other.data.exclusive {
                 continue;

@@ -73,6 +73,8 @@ enum Undo {
     AgreementTerminated(AgreementId),
     Order(u128),
     OrderRefunded(u128),
+    OrderDisputed(u128),
+    StoreSale(StoreId),
     Dispute(DisputeId),
     DisputeClosed(DisputeId),
     Fingerprint(Fingerprint),
@@ -97,6 +99,13 @@ pub struct State {
     pub(crate) agreements: HashMap<AgreementId, Agreement>,
     pub(crate) orders: HashMap<u128, Order>,
     pub(crate) disputes: HashMap<DisputeId, Dispute>,
+    /// Sales per store in effective order, for channel views' totals.
+    pub(crate) store_sales: HashMap<StoreId, Vec<SaleEntry>>,
+    /// Brands by a small index (`SaleEntry::brand`), and back.
+    pub(crate) brand_names: Vec<BrandId>,
+    pub(crate) brand_index: HashMap<BrandId, u32>,
+    /// Stores by operator, for channel views.
+    pub(crate) stores_by_operator: HashMap<PartyId, Vec<StoreId>>,
     pub(crate) fingerprints: HashMap<Fingerprint, Seq>,
     /// Records applied: the seq the next one must have.
     next_seq: u64,
@@ -350,6 +359,7 @@ impl State {
                 }
             }
             Event::StoreOpened(e) => {
+                self.stores_by_operator.entry(e.operator.clone()).or_default().push(e.store.clone());
                 let store = Store {
                     operator: e.operator.clone(),
                     channel: e.channel,
@@ -380,8 +390,22 @@ impl State {
             }
             Event::SaleRecorded(e) => {
                 let key = order_key(&e.order);
-                self.orders.insert(key, Order { recorded: stamp, refunded: None });
+                self.orders.insert(key, Order { recorded: stamp, refunded: None, disputed: None });
                 self.note(Undo::Order(key));
+                if let Some(brand) = self.products.get(&e.sku).map(|p| p.brand.clone()) {
+                    let brand = self.intern_brand(&brand);
+                    let currency: [u8; 3] =
+                        e.unit_price.currency().as_str().as_bytes().try_into().expect("3 letters");
+                    let entry = SaleEntry {
+                        stamp,
+                        brand,
+                        quantity: e.quantity.get(),
+                        amount: e.unit_price.value().saturating_mul(i64::from(e.quantity.get())),
+                        currency,
+                    };
+                    insert_by_stamp(self.store_sales.entry(e.store.clone()).or_default(), entry, |s| s.stamp);
+                    self.note(Undo::StoreSale(e.store.clone()));
+                }
             }
             Event::SaleRefunded(e) => {
                 let key = order_key(&e.order);
@@ -394,6 +418,13 @@ impl State {
                 let dispute = Dispute { order: e.order.clone(), opened: stamp, closed: None };
                 self.disputes.insert(e.dispute.clone(), dispute);
                 self.note(Undo::Dispute(e.dispute.clone()));
+                let key = order_key(&e.order);
+                if let Some(order) = self.orders.get_mut(&key)
+                    && order.disputed.is_none()
+                {
+                    order.disputed = Some(stamp);
+                    self.note(Undo::OrderDisputed(key));
+                }
             }
             Event::DisputeClosed(e) => {
                 if let Some(dispute) = self.disputes.get_mut(&e.dispute) {
@@ -402,6 +433,18 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The small index of `brand` for sale entries (interned once, never removed: an unused
+    /// index after a rollback is harmless).
+    fn intern_brand(&mut self, brand: &BrandId) -> u32 {
+        if let Some(&i) = self.brand_index.get(brand) {
+            return i;
+        }
+        let i = self.brand_names.len() as u32;
+        self.brand_names.push(brand.clone());
+        self.brand_index.insert(brand.clone(), i);
+        i
     }
 
     fn set_status(&mut self, supplier: &PartyId, stamp: Stamp, status: SupplierStatus) {
@@ -464,7 +507,26 @@ impl State {
                     grant.revoked = None;
                 }
             }
-            Undo::Store(id) => drop(self.stores.remove(&id)),
+            Undo::Store(id) => {
+                if let Some(store) = self.stores.remove(&id)
+                    && let Some(list) = self.stores_by_operator.get_mut(&store.operator)
+                {
+                    list.retain(|s| *s != id);
+                }
+            }
+            Undo::OrderDisputed(key) => {
+                if let Some(order) = self.orders.get_mut(&key) {
+                    order.disputed = None;
+                }
+            }
+            Undo::StoreSale(store) => {
+                // The entry with the highest seq is the one just added.
+                if let Some(list) = self.store_sales.get_mut(&store)
+                    && let Some(at) = list.iter().enumerate().max_by_key(|(_, e)| e.stamp.seq).map(|(i, _)| i)
+                {
+                    list.remove(at);
+                }
+            }
             Undo::StoreClosed(id) => {
                 if let Some(store) = self.stores.get_mut(&id) {
                     store.closed = None;
@@ -518,6 +580,19 @@ impl State {
         lines.extend(self.agreements.iter().map(|(k, v)| format!("agreement {k} {v:?}")));
         lines.extend(self.orders.iter().map(|(k, v)| format!("order {k} {v:?}")));
         lines.extend(self.disputes.iter().map(|(k, v)| format!("dispute {k} {v:?}")));
+        lines.extend(self.store_sales.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| {
+            let named: Vec<_> = v
+                .iter()
+                .map(|e| (e.stamp, &self.brand_names[e.brand as usize], e.quantity, e.amount, e.currency))
+                .collect();
+            format!("sales {k} {named:?}")
+        }));
+        lines.extend(
+            self.stores_by_operator
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("operator {k} {v:?}")),
+        );
         lines.extend(self.fingerprints.iter().map(|(k, v)| format!("fp {k:?} {v:?}")));
         lines.push(format!("next {}", self.next_seq));
         lines.sort();

@@ -1,0 +1,413 @@
+//! The authenticity check of spec/events.md: was this sale authentic, and on what evidence?
+//!
+//! Everything is judged in one `View`: the world as of the sale's time, as the ledger knew it
+//! after record `known`. Every grant chain that could authorize the seller is tried; the
+//! answer names the best one (fewest warnings, then shortest, then earliest recorded), gathers
+//! the failures of all of them, and lists the seqs of every record it rests on.
+
+use crate::facts::*;
+use crate::scope;
+use crate::state::State;
+use chl_model::{AgreementId, GrantId, Money, OrderId, Region, Seq, Sku, StoreId, Timestamp};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    Authentic,
+    UnverifiedSource,
+    Unauthorized,
+    UnknownOrder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    BrandOwnerInactive,
+    StoreClosed,
+    NoGrant,
+    GrantNotYetValid,
+    GrantExpired,
+    GrantRevoked,
+    OutOfScopeSku,
+    OutOfScopeChannel,
+    OutOfScopeRegion,
+    ChainBroken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    PriceBelowFloor,
+    GrantRecordedAfterSale,
+    RevokedLater,
+    Refunded,
+    Disputed,
+}
+
+/// One grant of the chain the verdict names, root first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainLink {
+    pub grant: GrantId,
+    pub seq: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgreementRef {
+    pub agreement: AgreementId,
+    pub seq: Seq,
+}
+
+/// The answer to "was this sale authentic?".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub verdict: VerdictKind,
+    pub reasons: Vec<Reason>,
+    pub warnings: Vec<Warning>,
+    pub grant_chain: Vec<ChainLink>,
+    pub agreement: Option<AgreementRef>,
+    /// Seqs of every record the verdict rests on, ascending.
+    pub evidence: Vec<Seq>,
+}
+
+impl Verdict {
+    pub fn unknown_order() -> Verdict {
+        Verdict {
+            verdict: VerdictKind::UnknownOrder,
+            reasons: Vec::new(),
+            warnings: Vec::new(),
+            grant_chain: Vec::new(),
+            agreement: None,
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// What the check needs of a sale, read from its record.
+#[derive(Debug, Clone)]
+pub struct Sale {
+    pub order: OrderId,
+    pub seq: Seq,
+    pub at: Timestamp,
+    pub store: StoreId,
+    pub sku: Sku,
+    pub unit_price: Option<Money>,
+    pub region: Option<Region>,
+}
+
+/// Why a (store, sku, time) question has no verdict: the store or sku is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownId(pub String);
+
+impl std::error::Error for UnknownId {}
+
+impl std::fmt::Display for UnknownId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A grant chain tried, with what went wrong with it.
+struct Candidate {
+    /// Root first.
+    links: Vec<(GrantId, Stamp)>,
+    failures: BTreeSet<Reason>,
+    warnings: BTreeSet<Warning>,
+    evidence: BTreeSet<Seq>,
+}
+
+impl State {
+    /// The verdict on a sale, in `view` (`view.at` is ignored: the sale's own time counts).
+    pub fn verdict_of_sale(&self, sale: &Sale, known: Seq) -> Verdict {
+        let Some(order) = self.order(&sale.order).filter(|o| o.recorded.seq <= known) else {
+            return Verdict::unknown_order();
+        };
+        let view = View { at: sale.at, known };
+        let mut verdict = self
+            .judge(&sale.store, &sale.sku, sale.region.as_ref(), view, Some(sale.seq))
+            .expect("a recorded sale names a store and sku that exist");
+        let mut warnings: BTreeSet<Warning> = verdict.warnings.iter().copied().collect();
+        let mut evidence: BTreeSet<Seq> = verdict.evidence.iter().copied().collect();
+        evidence.insert(sale.seq);
+        if let (Some(price), Some(floor)) =
+            (&sale.unit_price, self.product(&sale.sku).and_then(|p| p.price_floor.as_ref()))
+            && price.currency() == floor.currency()
+            && price.value() < floor.value()
+        {
+            warnings.insert(Warning::PriceBelowFloor);
+            evidence.insert(self.product(&sale.sku).expect("floor").registered.seq);
+        }
+        if let Some(refund) = order.refunded.filter(|r| r.seq <= known) {
+            warnings.insert(Warning::Refunded);
+            evidence.insert(refund.seq);
+        }
+        if let Some(dispute) = order.disputed.filter(|d| d.seq <= known) {
+            warnings.insert(Warning::Disputed);
+            evidence.insert(dispute.seq);
+        }
+        verdict.warnings = warnings.into_iter().collect();
+        verdict.evidence = evidence.into_iter().collect();
+        verdict
+    }
+
+    /// May `store` sell `sku` at `at`, as known after record `known`? The same judgement as
+    /// for a sale, without the sale's own warnings.
+    pub fn verdict_at(
+        &self,
+        store: &StoreId,
+        sku: &Sku,
+        at: Timestamp,
+        known: Seq,
+    ) -> Result<Verdict, UnknownId> {
+        self.judge(store, sku, None, View { at, known }, None)
+    }
+
+    fn judge(
+        &self,
+        store_id: &StoreId,
+        sku: &Sku,
+        sale_region: Option<&Region>,
+        view: View,
+        sale_seq: Option<Seq>,
+    ) -> Result<Verdict, UnknownId> {
+        let store = self
+            .store(store_id)
+            .filter(|s| s.opened.seq <= view.known)
+            .ok_or_else(|| UnknownId(format!("store {store_id} is not known")))?;
+        let product = self
+            .product(sku)
+            .filter(|p| p.registered.seq <= view.known)
+            .ok_or_else(|| UnknownId(format!("sku {sku} is not known")))?;
+        let brand = self.brand(&product.brand).expect("a product's brand exists");
+        let owner = &brand.owner;
+        let region = sale_region.or(store.region.as_ref());
+        let mut reasons = BTreeSet::new();
+        let mut evidence: BTreeSet<Seq> =
+            [store.opened.seq, product.registered.seq, brand.registered.seq].into_iter().collect();
+
+        match self.supplier(owner).and_then(|s| s.status(view)) {
+            Some((stamp, SupplierStatus::Active)) => {
+                evidence.insert(stamp.seq);
+            }
+            Some((stamp, _)) => {
+                reasons.insert(Reason::BrandOwnerInactive);
+                evidence.insert(stamp.seq);
+            }
+            None => {
+                reasons.insert(Reason::BrandOwnerInactive);
+            }
+        }
+        let open = view.sees(store.opened) && !view.sees_end(store.closed);
+        if !open {
+            reasons.insert(Reason::StoreClosed);
+            if let Some(closed) = store.closed.filter(|c| view.sees(*c)) {
+                evidence.insert(closed.seq);
+            }
+        }
+
+        if store.operator == *owner {
+            // The brand owner's own store needs neither grant nor agreement.
+            let verdict = if reasons.is_empty() { VerdictKind::Authentic } else { VerdictKind::Unauthorized };
+            return Ok(Verdict {
+                verdict,
+                reasons: reasons.into_iter().collect(),
+                warnings: Vec::new(),
+                grant_chain: Vec::new(),
+                agreement: None,
+                evidence: evidence.into_iter().collect(),
+            });
+        }
+
+        let candidates = self.chains(
+            &product.brand,
+            owner,
+            &store.operator,
+            sku,
+            &product.category,
+            store.channel,
+            region,
+            view,
+            sale_seq,
+        );
+        if candidates.is_empty() {
+            reasons.insert(Reason::NoGrant);
+        }
+        for candidate in &candidates {
+            reasons.extend(candidate.failures.iter().copied());
+        }
+        let holding = candidates
+            .iter()
+            .filter(|c| c.failures.is_empty())
+            .min_by_key(|c| (c.warnings.len(), c.links.len(), c.links.iter().map(|(_, s)| s.seq).max()));
+        let Some(chain) = holding else {
+            return Ok(Verdict {
+                verdict: VerdictKind::Unauthorized,
+                reasons: reasons.into_iter().collect(),
+                warnings: Vec::new(),
+                grant_chain: Vec::new(),
+                agreement: None,
+                evidence: evidence.into_iter().collect(),
+            });
+        };
+        // The chain holds: the reasons gathered from other chains do not count against it,
+        // but the owner's and the store's standing do.
+        reasons.retain(|r| matches!(r, Reason::BrandOwnerInactive | Reason::StoreClosed));
+        evidence.extend(chain.evidence.iter().copied());
+        let agreement =
+            self.covering_agreement(&product.brand, owner, &store.operator, sku, &product.category, view);
+        let kind = if !reasons.is_empty() {
+            VerdictKind::Unauthorized
+        } else if agreement.is_some() {
+            VerdictKind::Authentic
+        } else {
+            VerdictKind::UnverifiedSource
+        };
+        if let Some((agreement_ref, agreement_evidence)) = &agreement {
+            evidence.insert(agreement_ref.seq);
+            evidence.extend(agreement_evidence.iter().copied());
+        }
+        Ok(Verdict {
+            verdict: kind,
+            reasons: reasons.into_iter().collect(),
+            warnings: chain.warnings.iter().copied().collect(),
+            grant_chain: chain
+                .links
+                .iter()
+                .map(|(grant, stamp)| ChainLink { grant: grant.clone(), seq: stamp.seq })
+                .collect(),
+            agreement: agreement.map(|(a, _)| a),
+            evidence: evidence.into_iter().collect(),
+        })
+    }
+
+    /// Every grant chain from a grant to `operator` up to its root, judged in `view`.
+    #[allow(clippy::too_many_arguments)]
+    fn chains(
+        &self,
+        brand: &chl_model::BrandId,
+        owner: &chl_model::PartyId,
+        operator: &chl_model::PartyId,
+        sku: &Sku,
+        category: &chl_model::Category,
+        channel: chl_model::event::Channel,
+        region: Option<&Region>,
+        view: View,
+        sale_seq: Option<Seq>,
+    ) -> Vec<Candidate> {
+        let leaves = self
+            .grants_of_brand(brand)
+            .filter(|(_, g)| g.data.grantee == *operator && g.issued.seq <= view.known);
+        let mut out = Vec::new();
+        for (leaf_id, _) in leaves {
+            let mut candidate = Candidate {
+                links: Vec::new(),
+                failures: BTreeSet::new(),
+                warnings: BTreeSet::new(),
+                evidence: BTreeSet::new(),
+            };
+            let mut next = Some(leaf_id.clone());
+            let mut child_needs_sublicense = false;
+            while let Some(id) = next.take() {
+                let Some(grant) = self.grant(&id).filter(|g| g.issued.seq <= view.known) else {
+                    candidate.failures.insert(Reason::ChainBroken);
+                    break;
+                };
+                let g = &grant.data;
+                candidate.links.push((id.clone(), grant.issued));
+                candidate.evidence.insert(grant.issued.seq);
+                if child_needs_sublicense && !g.sublicensable {
+                    candidate.failures.insert(Reason::ChainBroken);
+                }
+                let starts = grant.issued.effective_at.max(g.valid_from);
+                if view.at < starts || !view.sees(grant.issued) {
+                    candidate.failures.insert(Reason::GrantNotYetValid);
+                } else if view.at >= g.valid_until {
+                    candidate.failures.insert(Reason::GrantExpired);
+                }
+                match self.revocation(&id, view.known) {
+                    Some((stamp, _)) if stamp.effective_at <= view.at => {
+                        candidate.failures.insert(Reason::GrantRevoked);
+                        candidate.evidence.insert(stamp.seq);
+                    }
+                    Some((stamp, _)) => {
+                        candidate.warnings.insert(Warning::RevokedLater);
+                        candidate.evidence.insert(stamp.seq);
+                    }
+                    None => {}
+                }
+                if !scope::covers(&g.scope, sku, category) {
+                    candidate.failures.insert(Reason::OutOfScopeSku);
+                }
+                if !g.channels.contains(&channel) {
+                    candidate.failures.insert(Reason::OutOfScopeChannel);
+                }
+                if !scope::covers_region(&g.regions, region) {
+                    candidate.failures.insert(Reason::OutOfScopeRegion);
+                }
+                if sale_seq.is_some_and(|sale| grant.issued.seq > sale) {
+                    candidate.warnings.insert(Warning::GrantRecordedAfterSale);
+                }
+                match &g.parent {
+                    Some(parent) => {
+                        child_needs_sublicense = true;
+                        next = Some(parent.clone());
+                    }
+                    None if g.grantor != *owner => {
+                        candidate.failures.insert(Reason::ChainBroken);
+                    }
+                    None => {}
+                }
+            }
+            candidate.links.reverse();
+            out.push(candidate);
+        }
+        out
+    }
+
+    /// An agreement with `distributor` for `brand` active in `view` and covering the sku,
+    /// whose supplier is active and is `owner` or holds a grant of the brand valid then
+    /// covering the sku. The earliest recorded such agreement, with the seqs it rests on.
+    fn covering_agreement(
+        &self,
+        brand: &chl_model::BrandId,
+        owner: &chl_model::PartyId,
+        distributor: &chl_model::PartyId,
+        sku: &Sku,
+        category: &chl_model::Category,
+        view: View,
+    ) -> Option<(AgreementRef, Vec<Seq>)> {
+        let mut found: Vec<(&AgreementId, &Agreement, Vec<Seq>)> = self
+            .agreements
+            .iter()
+            .filter(|(_, a)| a.data.distributor == *distributor && a.data.brand == *brand)
+            .filter(|(_, a)| {
+                window_covers(a.signed, a.data.valid_from, a.data.valid_until, view)
+                    && !view.sees_end(a.terminated)
+            })
+            .filter(|(_, a)| scope::covers(&a.data.scope, sku, category))
+            .filter_map(|(id, a)| {
+                let supplier = &a.data.supplier;
+                let (status_stamp, status) = self.supplier(supplier)?.status(view)?;
+                if status != SupplierStatus::Active {
+                    return None;
+                }
+                let mut evidence = vec![status_stamp.seq];
+                if supplier != owner {
+                    let (_, grant) = self.grants_of_brand(brand).find(|(gid, g)| {
+                        g.data.grantee == *supplier
+                            && self.grant_holds(gid, view)
+                            && scope::covers(&g.data.scope, sku, category)
+                    })?;
+                    evidence.push(grant.issued.seq);
+                }
+                Some((id, a, evidence))
+            })
+            .collect();
+        found.sort_by_key(|(_, a, _)| a.signed.seq);
+        found
+            .into_iter()
+            .next()
+            .map(|(id, a, evidence)| (AgreementRef { agreement: id.clone(), seq: a.signed.seq }, evidence))
+    }
+}
