@@ -53,6 +53,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The authenticity verdict of an order, or whether a store may sell a sku at a time.
+    #[command(group(clap::ArgGroup::new("question").required(true).args(["order", "store"])))]
+    Check {
+        /// The order whose sale to judge.
+        #[arg(long, conflicts_with_all = ["store", "sku", "at"])]
+        order: Option<chl_model::OrderId>,
+        /// The store to ask about (with --sku and --at).
+        #[arg(long, requires_all = ["sku", "at"])]
+        store: Option<chl_model::StoreId>,
+        #[arg(long, requires = "store")]
+        sku: Option<chl_model::Sku>,
+        /// RFC 3339, e.g. 2013-06-01T00:00:00+08:00.
+        #[arg(long, requires = "store")]
+        at: Option<chl_model::Timestamp>,
+        /// Count only records up to this seq: the answer as the ledger knew it then.
+        #[arg(long, value_name = "SEQ")]
+        known_at_seq: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a ledger from the sample channel history (when DIR holds none), verify it and
     /// show what it holds. Without --data it works in a new scratch directory.
     Demo,

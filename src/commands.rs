@@ -30,6 +30,14 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Status { json } => status(&data, json),
         Command::Demo => demo(explicit_data),
+        Command::Check { order, store, sku, at, known_at_seq, json } => {
+            let question = match (order, store, sku, at) {
+                (Some(order), ..) => Question::Order(order),
+                (None, Some(store), Some(sku), Some(at)) => Question::StoreSku { store, sku, at },
+                _ => unreachable!("clap requires --order or --store with --sku and --at"),
+            };
+            check(&data, question, known_at_seq.map(Seq), json)
+        }
     }
 }
 
@@ -237,5 +245,59 @@ fn demo(explicit_data: Option<PathBuf>) -> Result<()> {
     export(&data, Some(0), Some(2))?;
     io::stdout().flush()?;
     println!("next: CHL_DATA={} chl export | chl verify --file -", data.display());
+    Ok(())
+}
+
+enum Question {
+    Order(chl_model::OrderId),
+    StoreSku { store: chl_model::StoreId, sku: chl_model::Sku, at: chl_model::Timestamp },
+}
+
+fn check(data: &Path, question: Question, known_at: Option<Seq>, json: bool) -> Result<()> {
+    let mut ledger = open(data)?;
+    let (subject, verdict) = match &question {
+        Question::Order(order) => {
+            (serde_json::json!({"order": order.as_str()}), ledger.check_order(order, known_at)?)
+        }
+        Question::StoreSku { store, sku, at } => (
+            serde_json::json!({"store": store.as_str(), "sku": sku.as_str(), "at": at.to_string()}),
+            ledger.check_at(store, sku, *at, known_at)?.map_err(|unknown| anyhow::anyhow!("{unknown}"))?,
+        ),
+    };
+    if json {
+        let mut doc = serde_json::to_value(&verdict)?;
+        for (key, value) in subject.as_object().expect("an object") {
+            doc[key] = value.clone();
+        }
+        if let Some(k) = known_at {
+            doc["known_at_seq"] = serde_json::json!(k.0);
+        }
+        println!("{doc}");
+        return Ok(());
+    }
+    let name = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+    let list = |items: Vec<String>| if items.is_empty() { "none".to_owned() } else { items.join(", ") };
+    let subject = match &question {
+        Question::Order(order) => format!("order {order}"),
+        Question::StoreSku { store, sku, at } => format!("store {store} selling {sku} at {at}"),
+    };
+    let horizon = known_at.map_or(String::new(), |k| format!(" (as known at seq {k})"));
+    println!("{subject}{horizon}: {}", name(&serde_json::to_value(verdict.verdict)?));
+    println!(
+        "  reasons:     {}",
+        list(verdict.reasons.iter().map(|r| name(&serde_json::to_value(r).unwrap())).collect())
+    );
+    println!(
+        "  warnings:    {}",
+        list(verdict.warnings.iter().map(|w| name(&serde_json::to_value(w).unwrap())).collect())
+    );
+    let chain: Vec<String> =
+        verdict.grant_chain.iter().map(|l| format!("{} (seq {})", l.grant, l.seq)).collect();
+    println!("  grant chain: {}", if chain.is_empty() { "none".to_owned() } else { chain.join(" -> ") });
+    println!(
+        "  agreement:   {}",
+        verdict.agreement.as_ref().map_or("none".to_owned(), |a| format!("{} (seq {})", a.agreement, a.seq))
+    );
+    println!("  evidence:    seqs {}", list(verdict.evidence.iter().map(|s| s.to_string()).collect()));
     Ok(())
 }

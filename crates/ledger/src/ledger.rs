@@ -8,10 +8,11 @@ use chl_log::{ChainError, ChainSummary, Head, Log, LogError, Mark, OpenReport, S
 use chl_model::codec::MAX_RECORD_BYTES;
 use chl_model::event::{LedgerCreated, OriginName, PublicKey};
 use chl_model::{
-    Digest, Event, ExportedRecord, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, PartyId, Record, Refusal, Rule,
-    Seq, Submission,
+    Digest, Event, ExportedRecord, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, OrderId, PartyId, Record,
+    Refusal, Rule, Seq, Sku, StoreId, Submission, Timestamp,
 };
-use chl_state::{Decision, Fingerprint, State, StateMark, Submitted};
+use chl_state::verdict::UnknownId;
+use chl_state::{Decision, Fingerprint, Sale, State, StateMark, Submitted, Verdict};
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, Write};
@@ -626,6 +627,51 @@ impl Ledger {
     }
 
     // ---- reading ------------------------------------------------------------------------
+
+    /// The horizon of a question: records up to `known_at` (default: every durable record).
+    fn horizon(&self, known_at: Option<Seq>) -> Seq {
+        let head = self.log.durable_head().map_or(Seq::ZERO, |h| h.seq);
+        known_at.map_or(head, |k| k.min(head))
+    }
+
+    /// The authenticity verdict on an order (spec/events.md), as the ledger knew it after
+    /// record `known_at` (default: now). The sale is found through the state's order index
+    /// and read from the log.
+    pub fn check_order(&mut self, order: &OrderId, known_at: Option<Seq>) -> Result<Verdict, LedgerError> {
+        let known = self.horizon(known_at);
+        let Some(seq) = self.state()?.order(order).map(|o| o.recorded.seq).filter(|s| *s <= known) else {
+            return Ok(Verdict::unknown_order());
+        };
+        let (record, _) = self.log.read(seq)?;
+        let Event::SaleRecorded(sale) = record.event else {
+            return Err(LedgerError::ReadOnly(format!(
+                "seq {seq} is indexed as order {order} but is not a sale"
+            )));
+        };
+        let sale = Sale {
+            order: sale.order,
+            seq,
+            at: record.effective_at,
+            store: sale.store,
+            sku: sale.sku,
+            unit_price: Some(sale.unit_price),
+            region: sale.region,
+        };
+        Ok(self.state()?.verdict_of_sale(&sale, known))
+    }
+
+    /// May `store` sell `sku` at `at`, as known after `known_at`? `Ok(Err(_))` names an
+    /// unknown store or sku.
+    pub fn check_at(
+        &mut self,
+        store: &StoreId,
+        sku: &Sku,
+        at: Timestamp,
+        known_at: Option<Seq>,
+    ) -> Result<Result<Verdict, UnknownId>, LedgerError> {
+        let known = self.horizon(known_at);
+        Ok(self.state()?.verdict_at(store, sku, at, known))
+    }
 
     /// Writes records `from..=to` (clamped to the log) as export lines; returns how many.
     pub fn export(&self, from: Seq, to: Option<Seq>, out: &mut dyn Write) -> Result<u64, LedgerError> {

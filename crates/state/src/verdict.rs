@@ -108,6 +108,10 @@ impl std::fmt::Display for UnknownId {
     }
 }
 
+fn chain_links(candidate: &Candidate) -> Vec<ChainLink> {
+    candidate.links.iter().map(|(grant, stamp)| ChainLink { grant: grant.clone(), seq: stamp.seq }).collect()
+}
+
 /// A grant chain tried, with what went wrong with it.
 struct Candidate {
     /// Root first.
@@ -174,11 +178,11 @@ impl State {
         let store = self
             .store(store_id)
             .filter(|s| s.opened.seq <= view.known)
-            .ok_or_else(|| UnknownId(format!("store {store_id} is not known")))?;
+            .ok_or_else(|| UnknownId(format!("store {store_id} is not known as of seq {}", view.known)))?;
         let product = self
             .product(sku)
             .filter(|p| p.registered.seq <= view.known)
-            .ok_or_else(|| UnknownId(format!("sku {sku} is not known")))?;
+            .ok_or_else(|| UnknownId(format!("sku {sku} is not known as of seq {}", view.known)))?;
         let brand = self.brand(&product.brand).expect("a product's brand exists");
         let owner = &brand.owner;
         let region = sale_region.or(store.region.as_ref());
@@ -241,11 +245,16 @@ impl State {
             .filter(|c| c.failures.is_empty())
             .min_by_key(|c| (c.warnings.len(), c.links.len(), c.links.iter().map(|(_, s)| s.seq).max()));
         let Some(chain) = holding else {
+            // No chain holds: name the one that came closest, and rest on every chain tried.
+            let closest = candidates.iter().min_by_key(|c| (c.failures.len(), c.links.len()));
+            for candidate in &candidates {
+                evidence.extend(candidate.evidence.iter().copied());
+            }
             return Ok(Verdict {
                 verdict: VerdictKind::Unauthorized,
                 reasons: reasons.into_iter().collect(),
-                warnings: Vec::new(),
-                grant_chain: Vec::new(),
+                warnings: closest.map(|c| c.warnings.iter().copied().collect()).unwrap_or_default(),
+                grant_chain: closest.map(chain_links).unwrap_or_default(),
                 agreement: None,
                 evidence: evidence.into_iter().collect(),
             });
@@ -271,11 +280,7 @@ impl State {
             verdict: kind,
             reasons: reasons.into_iter().collect(),
             warnings: chain.warnings.iter().copied().collect(),
-            grant_chain: chain
-                .links
-                .iter()
-                .map(|(grant, stamp)| ChainLink { grant: grant.clone(), seq: stamp.seq })
-                .collect(),
+            grant_chain: chain_links(chain),
             agreement: agreement.map(|(a, _)| a),
             evidence: evidence.into_iter().collect(),
         })
