@@ -73,6 +73,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A brand's channel as it stood: owner, hosts, grants, stores by tier, agreements, sales.
+    Channel {
+        #[arg(long)]
+        brand: chl_model::BrandId,
+        /// The time to look at [default: now].
+        #[arg(long)]
+        as_of: Option<chl_model::Timestamp>,
+        /// Count only records up to this seq.
+        #[arg(long, value_name = "SEQ")]
+        known_at_seq: Option<u64>,
+        /// Also show what changed between this earlier time and --as-of.
+        #[arg(long, value_name = "TIME")]
+        since: Option<chl_model::Timestamp>,
+        /// Sum sales from this time [default: all].
+        #[arg(long, value_name = "TIME")]
+        sales_from: Option<chl_model::Timestamp>,
+        /// Sum sales until this time [default: --as-of].
+        #[arg(long, value_name = "TIME")]
+        sales_until: Option<chl_model::Timestamp>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a ledger from the sample channel history (when DIR holds none), verify it and
     /// show what it holds. Without --data it works in a new scratch directory.
     Demo,

@@ -30,6 +30,17 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Status { json } => status(&data, json),
         Command::Demo => demo(explicit_data),
+        Command::Channel { brand, as_of, known_at_seq, since, sales_from, sales_until, json } => {
+            let question = ChannelQuestion {
+                brand,
+                as_of,
+                known_at: known_at_seq.map(Seq),
+                since,
+                sales_from,
+                sales_until,
+            };
+            channel(&data, question, json)
+        }
         Command::Check { order, store, sku, at, known_at_seq, json } => {
             let question = match (order, store, sku, at) {
                 (Some(order), ..) => Question::Order(order),
@@ -299,5 +310,135 @@ fn check(data: &Path, question: Question, known_at: Option<Seq>, json: bool) -> 
         verdict.agreement.as_ref().map_or("none".to_owned(), |a| format!("{} (seq {})", a.agreement, a.seq))
     );
     println!("  evidence:    seqs {}", list(verdict.evidence.iter().map(|s| s.to_string()).collect()));
+    Ok(())
+}
+
+struct ChannelQuestion {
+    brand: chl_model::BrandId,
+    as_of: Option<chl_model::Timestamp>,
+    known_at: Option<Seq>,
+    since: Option<chl_model::Timestamp>,
+    sales_from: Option<chl_model::Timestamp>,
+    sales_until: Option<chl_model::Timestamp>,
+}
+
+fn channel(data: &Path, q: ChannelQuestion, json: bool) -> Result<()> {
+    let mut ledger = open(data)?;
+    let as_of = q.as_of.unwrap_or_else(chl_model::Timestamp::now);
+    let window = chl_state::SalesWindow {
+        from: q.sales_from.unwrap_or(chl_model::Timestamp::MIN),
+        until: q.sales_until.unwrap_or(as_of),
+    };
+    let unknown = || {
+        anyhow::anyhow!(
+            "brand {} is not known{}",
+            q.brand,
+            q.known_at.map_or(String::new(), |k| format!(" as of seq {k}"))
+        )
+    };
+    let view = ledger.channel(&q.brand, Some(as_of), q.known_at, Some(window))?.ok_or_else(unknown)?;
+    let diff = match q.since {
+        Some(since) => {
+            let earlier = ledger.channel(&q.brand, Some(since), q.known_at, Some(window))?;
+            Some(earlier.map_or_else(Default::default, |earlier| view.diff_since(&earlier)))
+        }
+        None => None,
+    };
+    if json {
+        let mut doc = serde_json::to_value(&view)?;
+        if let Some(diff) = &diff {
+            doc["changes"] = serde_json::to_value(diff)?;
+        }
+        println!("{doc}");
+        return Ok(());
+    }
+    let name = |value: serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+    println!(
+        "brand {} ({}) as of {}, as known at seq {}",
+        view.brand, view.name, view.as_of, view.known_at_seq
+    );
+    println!("owner: {} ({})", view.owner.party, view.owner.status);
+    println!("hosts:");
+    for h in &view.hosts {
+        let powers: Vec<String> = h.powers.iter().map(|p| name(serde_json::to_value(p).unwrap())).collect();
+        println!(
+            "  {}  powers {}  {} to {}  {}  (seq {})",
+            h.host,
+            powers.join(","),
+            h.valid_from,
+            h.valid_until,
+            name(serde_json::to_value(h.status)?),
+            h.seq
+        );
+    }
+    println!("grants:");
+    for g in &view.grants {
+        let channels: Vec<String> =
+            g.channels.iter().map(|c| name(serde_json::to_value(c).unwrap())).collect();
+        let regions = g.regions.as_ref().map_or("all regions".to_owned(), |r| {
+            r.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")
+        });
+        let under = g.parent.as_ref().map_or(String::new(), |p| format!(" under {p}"));
+        let flags = [(g.exclusive, " exclusive"), (g.sublicensable, " sublicensable")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect::<String>();
+        println!(
+            "  {}  {} -> {}{under}  {}  {regions}{flags}  {} to {}  {}  (seq {})",
+            g.grant,
+            g.grantor,
+            g.grantee,
+            channels.join(","),
+            g.valid_from,
+            g.valid_until,
+            name(serde_json::to_value(g.status)?),
+            g.seq
+        );
+    }
+    println!("stores (sales {} to {}):", view.sales_window.from, view.sales_window.until);
+    for (tier, stores) in &view.stores {
+        println!("  {}", name(serde_json::to_value(tier)?));
+        for s in stores {
+            let amount: Vec<String> = s.sales.amount.iter().map(|(c, v)| format!("{v} {c}")).collect();
+            println!(
+                "    {}  {}  {}  {}  {}  sales: {} orders, {} items{}",
+                s.store,
+                s.operator,
+                s.region.as_ref().map_or("-".to_owned(), |r| r.to_string()),
+                if s.open { "open" } else { "closed" },
+                if s.authorized { "authorized" } else { "NOT authorized" },
+                s.sales.orders,
+                s.sales.quantity,
+                if amount.is_empty() { String::new() } else { format!(", {}", amount.join(" + ")) }
+            );
+        }
+    }
+    println!("agreements:");
+    for a in &view.agreements {
+        println!(
+            "  {}  {} -> {}  {}  {}  (seq {})",
+            a.agreement,
+            a.supplier,
+            a.distributor,
+            name(serde_json::to_value(a.mode)?),
+            name(serde_json::to_value(a.status)?),
+            a.seq
+        );
+    }
+    if let Some(diff) = diff {
+        let list = |v: &[chl_model::StoreId]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+            }
+        };
+        println!("changes since {}:", q.since.expect("since"));
+        println!("  joined: {}", list(&diff.joined));
+        println!("  left: {}", list(&diff.left));
+        println!("  lost authorization: {}", list(&diff.lost_authorization));
+        println!("  gained authorization: {}", list(&diff.gained_authorization));
+    }
     Ok(())
 }

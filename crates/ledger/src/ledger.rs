@@ -12,7 +12,9 @@ use chl_model::{
     Refusal, Rule, Seq, Sku, StoreId, Submission, Timestamp,
 };
 use chl_state::verdict::UnknownId;
-use chl_state::{Decision, Fingerprint, Sale, State, StateMark, Submitted, Verdict};
+use chl_state::{
+    ChannelView, Decision, Fingerprint, Sale, SalesWindow, State, StateMark, Submitted, Verdict,
+};
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, Write};
@@ -658,6 +660,21 @@ impl Ledger {
             region: sale.region,
         };
         Ok(self.state()?.verdict_of_sale(&sale, known))
+    }
+
+    /// The channel of `brand` as of `at` (default: the ledger clock), as known after
+    /// `known_at`, with sales summed over `window` (default: everything before `at`).
+    pub fn channel(
+        &mut self,
+        brand: &chl_model::BrandId,
+        at: Option<Timestamp>,
+        known_at: Option<Seq>,
+        window: Option<SalesWindow>,
+    ) -> Result<Option<ChannelView>, LedgerError> {
+        let known = self.horizon(known_at);
+        let at = at.unwrap_or_else(|| self.log.clock());
+        let window = window.unwrap_or(SalesWindow { from: Timestamp::MIN, until: at });
+        Ok(self.state()?.channel_view(brand, chl_state::View { at, known }, window))
     }
 
     /// May `store` sell `sku` at `at`, as known after `known_at`? `Ok(Err(_))` names an

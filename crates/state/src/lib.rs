@@ -5,12 +5,14 @@
 //! answered from memory without replaying the log. This crate does no I/O: the ledger feeds
 //! it records and asks it questions.
 
+pub mod channel;
 pub mod facts;
 pub mod rules;
 pub mod scope;
 pub mod state;
 pub mod verdict;
 
+pub use channel::{ChannelDiff, ChannelView, SalesWindow};
 pub use facts::{Stamp, SupplierStatus, View};
 pub use rules::{Decision, Submitted, check};
 pub use state::{Fingerprint, State, StateMark};
