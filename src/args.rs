@@ -95,6 +95,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-derive every index and the state from the log alone, then write a state snapshot.
+    Rebuild,
     /// Create a ledger from the sample channel history (when DIR holds none), verify it and
     /// show what it holds. Without --data it works in a new scratch directory.
     Demo,

@@ -30,6 +30,18 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Status { json } => status(&data, json),
         Command::Demo => demo(explicit_data),
+        Command::Rebuild => {
+            let mut ledger = open(&data)?;
+            let report = ledger.rebuild()?;
+            println!(
+                "rebuilt from {} records: index in {:.2} s, state in {:.2} s; snapshot written to {}",
+                report.records,
+                report.index_seconds,
+                report.state_seconds,
+                report.snapshot.display()
+            );
+            Ok(())
+        }
         Command::Channel { brand, as_of, known_at_seq, since, sales_from, sales_until, json } => {
             let question = ChannelQuestion {
                 brand,

@@ -4,6 +4,7 @@
 use crate::dir::{DirLock, LedgerDir};
 use crate::keys::{CheckpointKey, verifier_string};
 use crate::meta::{Meta, MetaDelta};
+use crate::snapshots::{self, Snapshots};
 use chl_log::{ChainError, ChainSummary, Head, Log, LogError, Mark, OpenReport, StoreConfig};
 use chl_model::codec::MAX_RECORD_BYTES;
 use chl_model::event::{LedgerCreated, OriginName, PublicKey};
@@ -123,7 +124,32 @@ pub struct Ledger {
     staged: MetaDelta,
     /// Reused buffer for a submission's identity bytes.
     identity: Vec<u8>,
+    snapshots: Snapshots,
+    /// The seq of the newest snapshot written or found.
+    last_snapshot: Option<Seq>,
+    state_source: Option<StateSource>,
 }
+
+/// How the state in memory was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateSource {
+    /// Loaded from the snapshot at this seq, then the records after it replayed.
+    Snapshot(Seq),
+    /// Replayed from record 0.
+    Replay,
+}
+
+/// What `rebuild` did.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    pub records: u64,
+    pub index_seconds: f64,
+    pub state_seconds: f64,
+    pub snapshot: PathBuf,
+}
+
+/// Write a snapshot after a commit once this many records came since the last one.
+pub const SNAPSHOT_EVERY_RECORDS: u64 = 100_000;
 
 /// Whether the rules of spec/events.md are judged. `FormOnly` exists to measure what the
 /// rules cost (and for nothing else): a ledger written that way holds whatever it was given.
@@ -294,6 +320,7 @@ impl Ledger {
         let index_path = dir.index();
         let meta =
             Meta::open(&index_path).map_err(|source| LedgerError::Index { path: index_path, source })?;
+        let snapshot_dir = snapshots::dir_of(dir.root());
         let mut ledger = Ledger {
             dir,
             _lock: lock,
@@ -308,7 +335,11 @@ impl Ledger {
             batch: Vec::new(),
             staged: MetaDelta::default(),
             identity: Vec::with_capacity(512),
+            snapshots: Snapshots::new(snapshot_dir),
+            last_snapshot: None,
+            state_source: None,
         };
+        ledger.last_snapshot = ledger.snapshots.list().first().map(|f| f.seq);
         ledger.catch_up_index(founding_hash)?;
         Ok(ledger)
     }
@@ -395,17 +426,73 @@ impl Ledger {
     pub fn state(&mut self) -> Result<&mut State, LedgerError> {
         if self.state.is_none() {
             assert!(self.held.is_none() && self.batch.is_empty(), "state rebuilt inside a batch");
-            let mut state = State::new();
-            state.set_undo(false);
-            self.log.scan(Seq::ZERO, &mut |record, _| {
-                let fingerprint = Fingerprint::of_record(&record);
-                state.apply(&record, fingerprint);
-                std::ops::ControlFlow::Continue(())
-            })?;
-            state.set_undo(true);
+            let (state, source) = self.load_state(true)?;
             self.state = Some(state);
+            self.state_source = Some(source);
         }
         Ok(self.state.as_mut().expect("built above"))
+    }
+
+    /// How the state in memory was built, once it is.
+    pub fn state_source(&self) -> Option<StateSource> {
+        self.state_source
+    }
+
+    /// The state from the newest snapshot that fits this log (when `use_snapshots`), then the
+    /// records after it; from record 0 otherwise.
+    fn load_state(&self, use_snapshots: bool) -> Result<(State, StateSource), LedgerError> {
+        let durable = self.log.durable_head().map(|h| h.seq);
+        let hash_at = |seq: Seq| self.log.read(seq).ok().map(|(_, hash)| hash);
+        let loaded = use_snapshots
+            .then(|| self.snapshots.list())
+            .into_iter()
+            .flatten()
+            .filter(|file| Some(file.seq) <= durable)
+            .find_map(|file| self.snapshots.load(&file, hash_at).ok().map(|state| (state, file.seq)));
+        let (mut state, from, source) = match loaded {
+            Some((state, seq)) => (state, seq.next(), StateSource::Snapshot(seq)),
+            None => (State::new(), Seq::ZERO, StateSource::Replay),
+        };
+        state.set_undo(false);
+        self.log.scan(from, &mut |record, _| {
+            let fingerprint = Fingerprint::of_record(&record);
+            state.apply(&record, fingerprint);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        state.set_undo(true);
+        Ok((state, source))
+    }
+
+    /// Writes a snapshot of the state at the durable head, so the next open loads it instead
+    /// of replaying the log. Returns its path.
+    pub fn snapshot(&mut self) -> Result<PathBuf, LedgerError> {
+        let head = self.log.durable_head().expect("a ledger has record 0");
+        self.state()?;
+        let state = self.state.as_ref().expect("built above");
+        let path = self
+            .snapshots
+            .write(state, head.seq, head.hash)
+            .map_err(io_context(format!("write a snapshot in {}", self.dir.root().display())))?;
+        self.last_snapshot = Some(head.seq);
+        Ok(path)
+    }
+
+    /// Re-derives everything derived from the log alone: the sled index (cleared and rebuilt)
+    /// and the state (replayed from record 0, ignoring snapshots), then writes a snapshot.
+    pub fn rebuild(&mut self) -> Result<RebuildReport, LedgerError> {
+        let started = std::time::Instant::now();
+        let index_err = |source| LedgerError::Index { path: self.dir.index(), source };
+        self.meta.clear().map_err(index_err)?;
+        let (_, founding_hash) = self.log.read(Seq::ZERO)?;
+        self.catch_up_index(founding_hash)?;
+        let index_seconds = started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        let (state, _) = self.load_state(false)?;
+        self.state = Some(state);
+        self.state_source = Some(StateSource::Replay);
+        let state_seconds = started.elapsed().as_secs_f64();
+        let snapshot = self.snapshot()?;
+        Ok(RebuildReport { records: self.record_count(), index_seconds, state_seconds, snapshot })
     }
 
     /// The seq the next accepted submission gets.
@@ -569,6 +656,11 @@ impl Ledger {
         let head = self.commit()?;
         let appended = head.map_or(0, |h| h.seq.0 + 1) - first.0;
         self.meta.flush().ok();
+        let since_snapshot = head.map_or(0, |h| h.seq.0) - self.last_snapshot.map_or(0, |s| s.0);
+        if self.state.is_some() && since_snapshot >= SNAPSHOT_EVERY_RECORDS {
+            // Derived data: a failure here costs a longer open later, nothing more.
+            let _ = self.snapshot();
+        }
         Ok(ImportOutcome {
             appended,
             repeats: repeated.count,

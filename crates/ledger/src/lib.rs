@@ -7,8 +7,10 @@ pub mod dir;
 pub mod keys;
 pub mod ledger;
 pub mod meta;
+pub mod snapshots;
 
 pub use committer::{BatchError, BatchOutcome, CommitStats, Committer, CommitterConfig, SubmissionOutcome};
 pub use ledger::{
-    ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, RuleMode, StageError, Staged,
+    ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, RebuildReport, RuleMode,
+    StageError, Staged, StateSource,
 };

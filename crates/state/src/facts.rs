@@ -5,14 +5,14 @@ use chl_model::event::{AgreementSigned, Channel, GrantIssued, HostPower};
 use chl_model::{BrandId, Category, Money, OrderId, PartyId, Region, Seq, Text, Timestamp};
 
 /// When a fact took effect (`effective_at`) and which record said so (`seq`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Stamp {
     pub effective_at: Timestamp,
     pub seq: Seq,
 }
 
 /// A point of view: the world as of `at`, as the ledger knew it after record `known`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct View {
     pub at: Timestamp,
     pub known: Seq,
@@ -43,14 +43,14 @@ pub fn window_covers(stamp: Stamp, valid_from: Timestamp, valid_until: Timestamp
     view.sees(stamp) && stamp.effective_at.max(valid_from) <= view.at && view.at < valid_until
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Party {
     pub legal_name: Text,
     pub registered: Stamp,
 }
 
 /// Where a supplier stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupplierStatus {
     /// Admitted, or reinstated after a suspension.
     Active,
@@ -69,7 +69,7 @@ impl SupplierStatus {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Supplier {
     /// Status changes in effective order (admission first), each with its stamp.
     pub statuses: Vec<(Stamp, SupplierStatus)>,
@@ -104,20 +104,20 @@ pub fn insert_by_stamp<T>(list: &mut Vec<T>, item: T, stamp_of: impl Fn(&T) -> S
     list.insert(at, item);
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Policy {
     pub min_margin: Money,
     pub set: Stamp,
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Brand {
     pub owner: PartyId,
     pub name: Text,
     pub registered: Stamp,
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Product {
     pub brand: BrandId,
     pub category: Category,
@@ -126,7 +126,7 @@ pub struct Product {
 }
 
 /// A channel host's appointment for a brand.
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Appointment {
     pub host: PartyId,
     pub powers: Vec<HostPower>,
@@ -145,7 +145,7 @@ impl Appointment {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Grant {
     pub data: GrantIssued,
     pub issued: Stamp,
@@ -153,7 +153,7 @@ pub struct Grant {
     pub revoked: Option<Stamp>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Store {
     pub operator: PartyId,
     pub channel: Channel,
@@ -163,7 +163,7 @@ pub struct Store {
     pub closed: Option<Stamp>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Agreement {
     pub data: AgreementSigned,
     pub signed: Stamp,
@@ -172,7 +172,7 @@ pub struct Agreement {
 
 /// What the state keeps of a sale: enough for the rules. The sale itself is read from the
 /// log by its seq.
-#[derive(Debug, Clone, Copy)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone, Copy)]
 pub struct Order {
     pub recorded: Stamp,
     pub refunded: Option<Stamp>,
@@ -181,7 +181,7 @@ pub struct Order {
 }
 
 /// One sale, as a channel view sums it: per store, in effective order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SaleEntry {
     pub stamp: Stamp,
     /// Index of the sku's brand in `State::brand_index`.
@@ -192,7 +192,7 @@ pub struct SaleEntry {
     pub currency: [u8; 3],
 }
 
-#[derive(Debug, Clone)]
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
 pub struct Dispute {
     pub order: OrderId,
     pub opened: Stamp,

@@ -9,6 +9,7 @@ pub mod channel;
 pub mod facts;
 pub mod rules;
 pub mod scope;
+pub mod snapshot;
 pub mod state;
 pub mod verdict;
 

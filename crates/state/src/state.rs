@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 /// A digest of a submission's content (actor, effective time, type, data): two submissions
 /// with the same fingerprint are the same submission (rule 8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
 pub struct Fingerprint(pub u128);
 
 impl Fingerprint {
@@ -112,6 +112,55 @@ pub struct State {
     /// Changes since the last commit, while undo is on.
     undo: Vec<Undo>,
     undo_on: bool,
+}
+
+/// The parts of the state a snapshot keeps, in order (everything but the undo notes).
+macro_rules! snapshot_fields {
+    ($m:ident) => {
+        $m!(
+            parties,
+            suppliers,
+            policies,
+            brands,
+            products,
+            hosts,
+            grants,
+            children,
+            grants_by_brand,
+            stores,
+            agreements,
+            orders,
+            disputes,
+            store_sales,
+            brand_names,
+            brand_index,
+            stores_by_operator,
+            fingerprints,
+            next_seq
+        )
+    };
+}
+
+impl bincode::Encode for State {
+    fn encode<E: bincode::enc::Encoder>(&self, e: &mut E) -> Result<(), bincode::error::EncodeError> {
+        assert!(self.undo.is_empty(), "snapshots are taken between batches");
+        macro_rules! encode_all {
+            ($($field:ident),*) => { $( self.$field.encode(e)?; )* };
+        }
+        snapshot_fields!(encode_all);
+        Ok(())
+    }
+}
+
+impl<C> bincode::Decode<C> for State {
+    fn decode<D: bincode::de::Decoder<Context = C>>(d: &mut D) -> Result<Self, bincode::error::DecodeError> {
+        macro_rules! decode_all {
+            ($($field:ident),*) => {
+                State { $( $field: bincode::Decode::decode(d)?, )* undo: Vec::new(), undo_on: true }
+            };
+        }
+        Ok(snapshot_fields!(decode_all))
+    }
 }
 
 /// A point to roll back to.
