@@ -326,7 +326,7 @@ impl State {
         products: &[(&Sku, &chl_model::Category)],
         view: View,
     ) -> bool {
-        'leaves: for (leaf, _) in self.grants_of_brand(brand).filter(|(_, g)| g.data.grantee == *operator) {
+        'leaves: for (leaf, _) in self.grants_held(operator, brand) {
             let mut scopes = Vec::new();
             let mut next = Some(leaf.clone());
             let mut child_needs_sublicense = false;

@@ -732,9 +732,8 @@ impl<'a> Judge<'a> {
         if e.supplier == brand.owner {
             return Ok(());
         }
-        let covering = self.state.grants_of_brand(&e.brand).any(|(id, g)| {
-            g.data.grantee == e.supplier
-                && self.state.grant_holds(id, self.view)
+        let covering = self.state.grants_held(&e.supplier, &e.brand).any(|(id, g)| {
+            self.state.grant_holds(id, self.view)
                 && scope::within(&e.scope, &g.data.scope, |sku| self.state.category_of(sku)).is_ok()
         });
         if covering {

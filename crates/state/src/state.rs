@@ -95,6 +95,10 @@ pub struct State {
     pub(crate) children: HashMap<GrantId, Vec<GrantId>>,
     /// Grants of each brand, for exclusivity.
     pub(crate) grants_by_brand: HashMap<BrandId, Vec<GrantId>>,
+    /// Grants held by each party, for finding the chains to a store's operator.
+    pub(crate) grants_by_grantee: HashMap<PartyId, Vec<GrantId>>,
+    /// Agreements by distributor, for finding a sale's sourcing.
+    pub(crate) agreements_by_distributor: HashMap<PartyId, Vec<AgreementId>>,
     pub(crate) stores: HashMap<StoreId, Store>,
     pub(crate) agreements: HashMap<AgreementId, Agreement>,
     pub(crate) orders: HashMap<u128, Order>,
@@ -127,8 +131,10 @@ macro_rules! snapshot_fields {
             grants,
             children,
             grants_by_brand,
+            grants_by_grantee,
             stores,
             agreements,
+            agreements_by_distributor,
             orders,
             disputes,
             store_sales,
@@ -302,6 +308,20 @@ impl State {
         })
     }
 
+    /// Grants of `brand` held by `grantee`, in the order recorded.
+    pub fn grants_held(
+        &self,
+        grantee: &PartyId,
+        brand: &BrandId,
+    ) -> impl Iterator<Item = (&GrantId, &Grant)> {
+        self.grants_by_grantee
+            .get(grantee)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get_key_value(id))
+            .filter(move |(_, g)| g.data.brand == *brand)
+    }
+
     /// Grants of `brand`, in the order recorded.
     pub fn grants_of_brand(&self, brand: &BrandId) -> impl Iterator<Item = (&GrantId, &Grant)> {
         self.grants_by_brand.get(brand).into_iter().flatten().filter_map(|id| self.grants.get_key_value(id))
@@ -398,6 +418,7 @@ impl State {
                     self.children.entry(parent.clone()).or_default().push(e.grant.clone());
                 }
                 self.grants_by_brand.entry(e.brand.clone()).or_default().push(e.grant.clone());
+                self.grants_by_grantee.entry(e.grantee.clone()).or_default().push(e.grant.clone());
                 self.grants.insert(e.grant.clone(), Grant { data: e.clone(), issued: stamp, revoked: None });
                 self.note(Undo::Grant(e.grant.clone()));
             }
@@ -427,6 +448,10 @@ impl State {
                 }
             }
             Event::AgreementSigned(e) => {
+                self.agreements_by_distributor
+                    .entry(e.distributor.clone())
+                    .or_default()
+                    .push(e.agreement.clone());
                 let agreement = Agreement { data: e.clone(), signed: stamp, terminated: None };
                 self.agreements.insert(e.agreement.clone(), agreement);
                 self.note(Undo::Agreement(e.agreement.clone()));
@@ -549,6 +574,9 @@ impl State {
                     if let Some(list) = self.grants_by_brand.get_mut(&grant.data.brand) {
                         list.retain(|g| *g != id);
                     }
+                    if let Some(list) = self.grants_by_grantee.get_mut(&grant.data.grantee) {
+                        list.retain(|g| *g != id);
+                    }
                 }
             }
             Undo::GrantRevoked(id) => {
@@ -581,7 +609,13 @@ impl State {
                     store.closed = None;
                 }
             }
-            Undo::Agreement(id) => drop(self.agreements.remove(&id)),
+            Undo::Agreement(id) => {
+                if let Some(agreement) = self.agreements.remove(&id)
+                    && let Some(list) = self.agreements_by_distributor.get_mut(&agreement.data.distributor)
+                {
+                    list.retain(|a| *a != id);
+                }
+            }
             Undo::AgreementTerminated(id) => {
                 if let Some(agreement) = self.agreements.get_mut(&id) {
                     agreement.terminated = None;
@@ -626,6 +660,18 @@ impl State {
                 .map(|(k, v)| format!("by-brand {k} {v:?}")),
         );
         lines.extend(self.stores.iter().map(|(k, v)| format!("store {k} {v:?}")));
+        lines.extend(
+            self.grants_by_grantee
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("held {k} {v:?}")),
+        );
+        lines.extend(
+            self.agreements_by_distributor
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("distributes {k} {v:?}")),
+        );
         lines.extend(self.agreements.iter().map(|(k, v)| format!("agreement {k} {v:?}")));
         lines.extend(self.orders.iter().map(|(k, v)| format!("order {k} {v:?}")));
         lines.extend(self.disputes.iter().map(|(k, v)| format!("dispute {k} {v:?}")));

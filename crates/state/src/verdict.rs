@@ -300,9 +300,7 @@ impl State {
         view: View,
         sale_seq: Option<Seq>,
     ) -> Vec<Candidate> {
-        let leaves = self
-            .grants_of_brand(brand)
-            .filter(|(_, g)| g.data.grantee == *operator && g.issued.seq <= view.known);
+        let leaves = self.grants_held(operator, brand).filter(|(_, g)| g.issued.seq <= view.known);
         let mut out = Vec::new();
         for (leaf_id, _) in leaves {
             let mut candidate = Candidate {
@@ -383,9 +381,12 @@ impl State {
         view: View,
     ) -> Option<(AgreementRef, Vec<Seq>)> {
         let mut found: Vec<(&AgreementId, &Agreement, Vec<Seq>)> = self
-            .agreements
-            .iter()
-            .filter(|(_, a)| a.data.distributor == *distributor && a.data.brand == *brand)
+            .agreements_by_distributor
+            .get(distributor)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.agreements.get_key_value(id))
+            .filter(|(_, a)| a.data.brand == *brand)
             .filter(|(_, a)| {
                 window_covers(a.signed, a.data.valid_from, a.data.valid_until, view)
                     && !view.sees_end(a.terminated)
@@ -399,10 +400,8 @@ impl State {
                 }
                 let mut evidence = vec![status_stamp.seq];
                 if supplier != owner {
-                    let (_, grant) = self.grants_of_brand(brand).find(|(gid, g)| {
-                        g.data.grantee == *supplier
-                            && self.grant_holds(gid, view)
-                            && scope::covers(&g.data.scope, sku, category)
+                    let (_, grant) = self.grants_held(supplier, brand).find(|(gid, g)| {
+                        self.grant_holds(gid, view) && scope::covers(&g.data.scope, sku, category)
                     })?;
                     evidence.push(grant.issued.seq);
                 }
