@@ -8,7 +8,7 @@ use crate::state::State;
 use chl_model::event::{AgreementMode, Channel, HostPower};
 use chl_model::{AgreementId, BrandId, GrantId, PartyId, Region, Seq, Sku, StoreId, Text, Timestamp};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelView {
@@ -220,9 +220,9 @@ impl State {
             .collect();
 
         // The channel's stores: the owner's, those of every grantee, and any with the brand's sales.
-        let mut operators: BTreeSet<&PartyId> = grants.iter().map(|g| &g.grantee).collect();
+        let mut operators: HashSet<&PartyId> = grants.iter().map(|g| &g.grantee).collect();
         operators.insert(owner);
-        let mut store_ids: BTreeSet<&StoreId> =
+        let mut store_ids: HashSet<&StoreId> =
             operators.iter().flat_map(|op| self.stores_by_operator.get(*op).into_iter().flatten()).collect();
         let brand_index = self.brand_index.get(brand_id).copied();
         if let Some(index) = brand_index {
@@ -233,7 +233,7 @@ impl State {
             }
         }
         let mut stores: BTreeMap<Channel, Vec<StoreView>> = BTreeMap::new();
-        let mut authorized_cache: BTreeMap<(&PartyId, Channel, Option<&Region>), bool> = BTreeMap::new();
+        let mut authorized_cache: HashMap<(&PartyId, Channel, Option<&Region>), bool> = HashMap::new();
         for id in store_ids {
             let store = &self.stores[id];
             if !view.sees(store.opened) {
@@ -259,14 +259,22 @@ impl State {
             if let Some(index) = brand_index {
                 let sales = self.store_sales.get(id).map(Vec::as_slice).unwrap_or_default();
                 let start = sales.partition_point(|s| s.stamp.effective_at < window.from);
+                // Sums by currency in a small list first: a store sells in one or two.
+                let mut by_currency: Vec<([u8; 3], i64)> = Vec::new();
                 for sale in sales[start..].iter().take_while(|s| s.stamp.effective_at < window.until) {
                     if sale.brand == index && known(sale.stamp) {
                         totals.orders += 1;
                         totals.quantity += u64::from(sale.quantity);
-                        let currency = String::from_utf8_lossy(&sale.currency).into_owned();
-                        *totals.amount.entry(currency).or_default() += sale.amount;
+                        match by_currency.iter_mut().find(|(c, _)| *c == sale.currency) {
+                            Some((_, sum)) => *sum += sale.amount,
+                            None => by_currency.push((sale.currency, sale.amount)),
+                        }
                     }
                 }
+                totals.amount = by_currency
+                    .into_iter()
+                    .map(|(c, sum)| (String::from_utf8_lossy(&c).into_owned(), sum))
+                    .collect();
             }
             stores.entry(store.channel).or_default().push(StoreView {
                 store: id.clone(),
@@ -280,6 +288,9 @@ impl State {
             });
         }
 
+        for tier in stores.values_mut() {
+            tier.sort_by(|a, b| a.store.cmp(&b.store));
+        }
         let mut agreements: Vec<AgreementView> = self
             .agreements
             .iter()

@@ -108,6 +108,14 @@ impl std::fmt::Display for UnknownId {
     }
 }
 
+/// The agreement a sale was sourced through, with the seqs it rests on and the warnings of
+/// the supplier's grant it relies on.
+struct Sourcing {
+    agreement: AgreementRef,
+    evidence: Vec<Seq>,
+    warnings: BTreeSet<Warning>,
+}
+
 fn chain_links(candidate: &Candidate) -> Vec<ChainLink> {
     candidate.links.iter().map(|(grant, stamp)| ChainLink { grant: grant.clone(), seq: stamp.seq }).collect()
 }
@@ -263,8 +271,15 @@ impl State {
         // but the owner's and the store's standing do.
         reasons.retain(|r| matches!(r, Reason::BrandOwnerInactive | Reason::StoreClosed));
         evidence.extend(chain.evidence.iter().copied());
-        let agreement =
-            self.covering_agreement(&product.brand, owner, &store.operator, sku, &product.category, view);
+        let agreement = self.covering_agreement(
+            &product.brand,
+            owner,
+            &store.operator,
+            sku,
+            &product.category,
+            view,
+            sale_seq,
+        );
         let kind = if !reasons.is_empty() {
             VerdictKind::Unauthorized
         } else if agreement.is_some() {
@@ -272,16 +287,18 @@ impl State {
         } else {
             VerdictKind::UnverifiedSource
         };
-        if let Some((agreement_ref, agreement_evidence)) = &agreement {
-            evidence.insert(agreement_ref.seq);
-            evidence.extend(agreement_evidence.iter().copied());
+        let mut warnings = chain.warnings.clone();
+        if let Some(sourcing) = &agreement {
+            evidence.insert(sourcing.agreement.seq);
+            evidence.extend(sourcing.evidence.iter().copied());
+            warnings.extend(sourcing.warnings.iter().copied());
         }
         Ok(Verdict {
             verdict: kind,
             reasons: reasons.into_iter().collect(),
-            warnings: chain.warnings.iter().copied().collect(),
+            warnings: warnings.into_iter().collect(),
             grant_chain: chain_links(chain),
-            agreement: agreement.map(|(a, _)| a),
+            agreement: agreement.map(|s| s.agreement),
             evidence: evidence.into_iter().collect(),
         })
     }
@@ -370,7 +387,9 @@ impl State {
 
     /// An agreement with `distributor` for `brand` active in `view` and covering the sku,
     /// whose supplier is active and is `owner` or holds a grant of the brand valid then
-    /// covering the sku. The earliest recorded such agreement, with the seqs it rests on.
+    /// covering the sku. The one with the fewest warnings (from the supplier's grant), then the
+    /// earliest recorded, with the seqs it rests on and its warnings.
+    #[allow(clippy::too_many_arguments)]
     fn covering_agreement(
         &self,
         brand: &chl_model::BrandId,
@@ -379,8 +398,9 @@ impl State {
         sku: &Sku,
         category: &chl_model::Category,
         view: View,
-    ) -> Option<(AgreementRef, Vec<Seq>)> {
-        let mut found: Vec<(&AgreementId, &Agreement, Vec<Seq>)> = self
+        sale_seq: Option<Seq>,
+    ) -> Option<Sourcing> {
+        let mut found: Vec<Sourcing> = self
             .agreements_by_distributor
             .get(distributor)
             .into_iter()
@@ -399,19 +419,35 @@ impl State {
                     return None;
                 }
                 let mut evidence = vec![status_stamp.seq];
+                let mut warnings = BTreeSet::new();
                 if supplier != owner {
-                    let (_, grant) = self.grants_held(supplier, brand).find(|(gid, g)| {
-                        self.grant_holds(gid, view) && scope::covers(&g.data.scope, sku, category)
-                    })?;
+                    // The verdict relies on the supplier's grant too: its warnings count.
+                    let (grant, grant_warnings, revocation) = self
+                        .grants_held(supplier, brand)
+                        .filter(|(gid, g)| {
+                            self.grant_holds(gid, view) && scope::covers(&g.data.scope, sku, category)
+                        })
+                        .map(|(gid, g)| {
+                            let mut w = BTreeSet::new();
+                            let revocation = self.revocation(gid, view.known).map(|(stamp, _)| stamp);
+                            if revocation.is_some() {
+                                w.insert(Warning::RevokedLater);
+                            }
+                            if sale_seq.is_some_and(|sale| g.issued.seq > sale) {
+                                w.insert(Warning::GrantRecordedAfterSale);
+                            }
+                            (g, w, revocation)
+                        })
+                        .min_by_key(|(g, w, _)| (w.len(), g.issued.seq))?;
                     evidence.push(grant.issued.seq);
+                    evidence.extend(revocation.map(|r| r.seq));
+                    warnings = grant_warnings;
                 }
-                Some((id, a, evidence))
+                let agreement = AgreementRef { agreement: id.clone(), seq: a.signed.seq };
+                Some(Sourcing { agreement, evidence, warnings })
             })
             .collect();
-        found.sort_by_key(|(_, a, _)| a.signed.seq);
-        found
-            .into_iter()
-            .next()
-            .map(|(id, a, evidence)| (AgreementRef { agreement: id.clone(), seq: a.signed.seq }, evidence))
+        found.sort_by_key(|s| (s.warnings.len(), s.agreement.seq));
+        found.into_iter().next()
     }
 }
