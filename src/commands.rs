@@ -348,14 +348,8 @@ fn channel(data: &Path, q: ChannelQuestion, json: bool) -> Result<()> {
             q.known_at.map_or(String::new(), |k| format!(" as of seq {k}"))
         )
     };
-    let view = ledger.channel(&q.brand, Some(as_of), q.known_at, Some(window))?.ok_or_else(unknown)?;
-    let diff = match q.since {
-        Some(since) => {
-            let earlier = ledger.channel(&q.brand, Some(since), q.known_at, Some(window))?;
-            Some(earlier.map_or_else(Default::default, |earlier| view.diff_since(&earlier)))
-        }
-        None => None,
-    };
+    let (view, diff) =
+        ledger.channel(&q.brand, Some(as_of), q.known_at, Some(window), q.since)?.ok_or_else(unknown)?;
     if json {
         let mut doc = serde_json::to_value(&view)?;
         if let Some(diff) = &diff {
@@ -412,7 +406,8 @@ fn channel(data: &Path, q: ChannelQuestion, json: bool) -> Result<()> {
     for (tier, stores) in &view.stores {
         println!("  {}", name(serde_json::to_value(tier)?));
         for s in stores {
-            let amount: Vec<String> = s.sales.amount.iter().map(|(c, v)| format!("{v} {c}")).collect();
+            let amount: Vec<String> =
+                s.sales.amount.0.iter().map(|(c, v)| format!("{v} {}", String::from_utf8_lossy(c))).collect();
             println!(
                 "    {}  {}  {}  {}  {}  sales: {} orders, {} items{}",
                 s.store,

@@ -14,7 +14,7 @@ use chl_model::{
 };
 use chl_state::verdict::UnknownId;
 use chl_state::{
-    ChannelView, Decision, Fingerprint, Sale, SalesWindow, State, StateMark, Submitted, Verdict,
+    ChannelDiff, ChannelView, Decision, Fingerprint, Sale, SalesWindow, State, StateMark, Submitted, Verdict,
 };
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -755,18 +755,30 @@ impl Ledger {
     }
 
     /// The channel of `brand` as of `at` (default: the ledger clock), as known after
-    /// `known_at`, with sales summed over `window` (default: everything before `at`).
+    /// `known_at`, with sales summed over `window` (default: everything before `at`), and, given
+    /// `since`, what changed from that earlier time. `None` for a brand unknown then.
     pub fn channel(
         &mut self,
         brand: &chl_model::BrandId,
         at: Option<Timestamp>,
         known_at: Option<Seq>,
         window: Option<SalesWindow>,
-    ) -> Result<Option<ChannelView>, LedgerError> {
+        since: Option<Timestamp>,
+    ) -> Result<Option<(ChannelView<'_>, Option<ChannelDiff>)>, LedgerError> {
         let known = self.horizon(known_at);
         let at = at.unwrap_or_else(|| self.log.clock());
         let window = window.unwrap_or(SalesWindow { from: Timestamp::MIN, until: at });
-        Ok(self.state()?.channel_view(brand, chl_state::View { at, known }, window))
+        let state: &State = self.state()?;
+        let Some(view) = state.channel_view(brand, chl_state::View { at, known }, window) else {
+            return Ok(None);
+        };
+        let diff = since.map(|since| {
+            match state.channel_view(brand, chl_state::View { at: since, known }, window) {
+                Some(earlier) => view.diff_since(&earlier),
+                None => ChannelDiff { from: Some(since), to: Some(at), ..ChannelDiff::default() },
+            }
+        });
+        Ok(Some((view, diff)))
     }
 
     /// May `store` sell `sku` at `at`, as known after `known_at`? `Ok(Err(_))` names an

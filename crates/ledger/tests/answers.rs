@@ -88,8 +88,11 @@ fn answers(ledger: &mut Ledger, stores: &[String], orders: &[String]) -> Vec<Val
     for d in [0u8, 60, 120, 250] {
         let at = Timestamp::parse_rfc3339(&day(d)).unwrap();
         for known in horizons {
-            let view =
-                ledger.channel(&BrandId::parse("acme-beauty").unwrap(), Some(at), known, None).unwrap();
+            let since = Some(Timestamp::parse_rfc3339(&day(d / 2)).unwrap());
+            let view = ledger
+                .channel(&BrandId::parse("acme-beauty").unwrap(), Some(at), known, None, since)
+                .unwrap();
+            let view = serde_json::to_value(view).unwrap();
             out.push(json!({"channel_at": at.to_string(), "known": known.map(|k| k.0), "view": view}));
         }
     }

@@ -11,17 +11,17 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChannelView {
-    pub brand: BrandId,
-    pub name: Text,
+pub struct ChannelView<'a> {
+    pub brand: &'a BrandId,
+    pub name: &'a Text,
     pub as_of: Timestamp,
     pub known_at_seq: Seq,
-    pub owner: OwnerView,
-    pub hosts: Vec<HostView>,
-    pub grants: Vec<GrantView>,
+    pub owner: OwnerView<'a>,
+    pub hosts: Vec<HostView<'a>>,
+    pub grants: Vec<GrantView<'a>>,
     /// Stores by tier, in the order of `Channel`.
-    pub stores: BTreeMap<Channel, Vec<StoreView>>,
-    pub agreements: Vec<AgreementView>,
+    pub stores: BTreeMap<Channel, Vec<StoreView<'a>>>,
+    pub agreements: Vec<AgreementView<'a>>,
     /// The window the sales totals cover: `[from, until)`.
     pub sales_window: SalesWindow,
 }
@@ -33,8 +33,8 @@ pub struct SalesWindow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OwnerView {
-    pub party: PartyId,
+pub struct OwnerView<'a> {
+    pub party: &'a PartyId,
     /// `active`, `suspended`, `expelled`, or `not_admitted`.
     pub status: &'static str,
 }
@@ -51,9 +51,9 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostView {
-    pub host: PartyId,
-    pub powers: Vec<HostPower>,
+pub struct HostView<'a> {
+    pub host: &'a PartyId,
+    pub powers: &'a [HostPower],
     pub valid_from: Timestamp,
     pub valid_until: Timestamp,
     pub status: Status,
@@ -61,13 +61,13 @@ pub struct HostView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GrantView {
-    pub grant: GrantId,
-    pub grantor: PartyId,
-    pub grantee: PartyId,
-    pub parent: Option<GrantId>,
-    pub channels: Vec<Channel>,
-    pub regions: Option<Vec<Region>>,
+pub struct GrantView<'a> {
+    pub grant: &'a GrantId,
+    pub grantor: &'a PartyId,
+    pub grantee: &'a PartyId,
+    pub parent: Option<&'a GrantId>,
+    pub channels: &'a [Channel],
+    pub regions: Option<&'a [Region]>,
     pub exclusive: bool,
     pub sublicensable: bool,
     pub valid_from: Timestamp,
@@ -79,15 +79,30 @@ pub struct GrantView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StoreView {
-    pub store: StoreId,
-    pub operator: PartyId,
-    pub name: Text,
-    pub region: Option<Region>,
+pub struct StoreView<'a> {
+    pub store: &'a StoreId,
+    pub operator: &'a PartyId,
+    pub name: &'a Text,
+    pub region: Option<&'a Region>,
     pub open: bool,
     pub authorized: bool,
     pub seq: Seq,
     pub sales: SalesTotals,
+}
+
+/// Sums by currency (a store sells in one or two), serialized as `{"CNY": 12345}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Amounts(pub Vec<([u8; 3], i64)>);
+
+impl Serialize for Amounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (currency, sum) in &self.0 {
+            map.serialize_entry(std::str::from_utf8(currency).unwrap_or("???"), sum)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -95,14 +110,14 @@ pub struct SalesTotals {
     pub orders: u64,
     pub quantity: u64,
     /// Minor units by currency.
-    pub amount: BTreeMap<String, i64>,
+    pub amount: Amounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AgreementView {
-    pub agreement: AgreementId,
-    pub supplier: PartyId,
-    pub distributor: PartyId,
+pub struct AgreementView<'a> {
+    pub agreement: &'a AgreementId,
+    pub supplier: &'a PartyId,
+    pub distributor: &'a PartyId,
     pub mode: AgreementMode,
     pub status: Status,
     pub seq: Seq,
@@ -119,31 +134,31 @@ pub struct ChannelDiff {
     pub gained_authorization: Vec<StoreId>,
 }
 
-impl ChannelView {
-    fn store_map(&self) -> BTreeMap<&StoreId, &StoreView> {
-        self.stores.values().flatten().map(|s| (&s.store, s)).collect()
+impl<'a> ChannelView<'a> {
+    fn store_map(&self) -> BTreeMap<&'a StoreId, &StoreView<'a>> {
+        self.stores.values().flatten().map(|s| (s.store, s)).collect()
     }
 
     /// The difference from `earlier` to this view: stores that joined (in this view, not
     /// that one, or reopened), left (closed since), and lost or gained authorization.
-    pub fn diff_since(&self, earlier: &ChannelView) -> ChannelDiff {
+    pub fn diff_since(&self, earlier: &ChannelView<'_>) -> ChannelDiff {
         let before = earlier.store_map();
         let after = self.store_map();
         let mut diff =
             ChannelDiff { from: Some(earlier.as_of), to: Some(self.as_of), ..ChannelDiff::default() };
         for (id, now) in &after {
             match before.get(id) {
-                None if now.open => diff.joined.push((*id).clone()),
-                Some(then) if !then.open && now.open => diff.joined.push((*id).clone()),
-                Some(then) if then.open && !now.open => diff.left.push((*id).clone()),
+                None if now.open => diff.joined.push((**id).clone()),
+                Some(then) if !then.open && now.open => diff.joined.push((**id).clone()),
+                Some(then) if then.open && !now.open => diff.left.push((**id).clone()),
                 _ => {}
             }
             let was = before.get(id).is_some_and(|s| s.authorized);
             if was && !now.authorized {
-                diff.lost_authorization.push((*id).clone());
+                diff.lost_authorization.push((**id).clone());
             }
             if !was && now.authorized {
-                diff.gained_authorization.push((*id).clone());
+                diff.gained_authorization.push((**id).clone());
             }
         }
         diff
@@ -153,8 +168,14 @@ impl ChannelView {
 impl State {
     /// The channel of `brand` as of `view.at`, known after `view.known`, with sales summed
     /// over `window`. `None` if the brand is unknown in that view.
-    pub fn channel_view(&self, brand_id: &BrandId, view: View, window: SalesWindow) -> Option<ChannelView> {
-        let brand = self.brand(brand_id).filter(|b| b.registered.seq <= view.known)?;
+    pub fn channel_view(
+        &self,
+        brand_id: &BrandId,
+        view: View,
+        window: SalesWindow,
+    ) -> Option<ChannelView<'_>> {
+        let (brand_key, brand) =
+            self.brands.get_key_value(brand_id).filter(|(_, b)| b.registered.seq <= view.known)?;
         let owner = &brand.owner;
         let owner_status = match self.supplier(owner).and_then(|s| s.status(view)) {
             Some((_, SupplierStatus::Active)) => "active",
@@ -171,8 +192,8 @@ impl State {
             .flatten()
             .filter(|a| known(a.appointed))
             .map(|a| HostView {
-                host: a.host.clone(),
-                powers: a.powers.clone(),
+                host: &a.host,
+                powers: &a.powers,
                 valid_from: a.valid_from,
                 valid_until: a.valid_until,
                 status: if view.sees_end(a.dismissed) {
@@ -188,19 +209,19 @@ impl State {
         for (id, grant) in self.grants_of_brand(brand_id).filter(|(_, g)| known(g.issued)) {
             let g = &grant.data;
             let revocation =
-                self.revocation(id, view.known).filter(|(stamp, _)| stamp.effective_at <= view.at);
+                self.revocation_ref(id, view.known).filter(|(stamp, _)| stamp.effective_at <= view.at);
             let status = if revocation.is_some() {
                 Status::Revoked
             } else {
                 window_status(grant.issued, g.valid_from, g.valid_until, view)
             };
             grants.push(GrantView {
-                grant: id.clone(),
-                grantor: g.grantor.clone(),
-                grantee: g.grantee.clone(),
-                parent: g.parent.clone(),
-                channels: g.channels.clone(),
-                regions: g.regions.clone(),
+                grant: id,
+                grantor: &g.grantor,
+                grantee: &g.grantee,
+                parent: g.parent.as_ref(),
+                channels: &g.channels,
+                regions: g.regions.as_deref(),
                 exclusive: g.exclusive,
                 sublicensable: g.sublicensable,
                 valid_from: g.valid_from,
@@ -220,67 +241,52 @@ impl State {
             .collect();
 
         // The channel's stores: the owner's, those of every grantee, and any with the brand's sales.
-        let mut operators: HashSet<&PartyId> = grants.iter().map(|g| &g.grantee).collect();
+        let mut operators: HashSet<&PartyId> = grants.iter().map(|g| g.grantee).collect();
         operators.insert(owner);
         let mut store_ids: HashSet<&StoreId> =
             operators.iter().flat_map(|op| self.stores_by_operator.get(*op).into_iter().flatten()).collect();
         let brand_index = self.brand_index.get(brand_id).copied();
         if let Some(index) = brand_index {
-            for (store, sales) in &self.store_sales {
-                if sales.iter().any(|s| s.brand == index && known(s.stamp)) {
+            for (store, series) in &self.store_sales {
+                if series.iter().any(|(b, s)| *b == index && s.min_seq.is_some_and(|m| m <= view.known)) {
                     store_ids.insert(store);
                 }
             }
         }
         let mut stores: BTreeMap<Channel, Vec<StoreView>> = BTreeMap::new();
-        let mut authorized_cache: HashMap<(&PartyId, Channel, Option<&Region>), bool> = HashMap::new();
+        let mut holds: HashMap<&GrantId, bool> = HashMap::new();
         for id in store_ids {
             let store = &self.stores[id];
             if !view.sees(store.opened) {
                 continue;
             }
             let open = !view.sees_end(store.closed);
-            let key = (&store.operator, store.channel, store.region.as_ref());
             let authorized = open
                 && owner_status == "active"
-                && *authorized_cache.entry(key).or_insert_with(|| {
-                    store.operator == *owner
-                        || self.operator_authorized(
-                            brand_id,
-                            owner,
-                            &store.operator,
-                            store.channel,
-                            store.region.as_ref(),
-                            &products,
-                            view,
-                        )
-                });
+                && (store.operator == *owner
+                    || self.operator_authorized(
+                        brand_id,
+                        owner,
+                        &store.operator,
+                        store.channel,
+                        store.region.as_ref(),
+                        &products,
+                        view,
+                        &mut holds,
+                    ));
             let mut totals = SalesTotals::default();
-            if let Some(index) = brand_index {
-                let sales = self.store_sales.get(id).map(Vec::as_slice).unwrap_or_default();
-                let start = sales.partition_point(|s| s.stamp.effective_at < window.from);
-                // Sums by currency in a small list first: a store sells in one or two.
-                let mut by_currency: Vec<([u8; 3], i64)> = Vec::new();
-                for sale in sales[start..].iter().take_while(|s| s.stamp.effective_at < window.until) {
-                    if sale.brand == index && known(sale.stamp) {
-                        totals.orders += 1;
-                        totals.quantity += u64::from(sale.quantity);
-                        match by_currency.iter_mut().find(|(c, _)| *c == sale.currency) {
-                            Some((_, sum)) => *sum += sale.amount,
-                            None => by_currency.push((sale.currency, sale.amount)),
-                        }
-                    }
-                }
-                totals.amount = by_currency
-                    .into_iter()
-                    .map(|(c, sum)| (String::from_utf8_lossy(&c).into_owned(), sum))
-                    .collect();
+            if let Some(index) = brand_index
+                && let Some((_, series)) =
+                    self.store_sales.get(id).into_iter().flatten().find(|(b, _)| *b == index)
+            {
+                let (sum, amounts) = series.totals(window.from, window.until, view.known);
+                totals = SalesTotals { orders: sum.orders, quantity: sum.quantity, amount: Amounts(amounts) };
             }
             stores.entry(store.channel).or_default().push(StoreView {
-                store: id.clone(),
-                operator: store.operator.clone(),
-                name: store.name.clone(),
-                region: store.region.clone(),
+                store: id,
+                operator: &store.operator,
+                name: &store.name,
+                region: store.region.as_ref(),
                 open,
                 authorized,
                 seq: store.opened.seq,
@@ -289,16 +295,16 @@ impl State {
         }
 
         for tier in stores.values_mut() {
-            tier.sort_by(|a, b| a.store.cmp(&b.store));
+            tier.sort_by_key(|s| s.store);
         }
         let mut agreements: Vec<AgreementView> = self
             .agreements
             .iter()
             .filter(|(_, a)| a.data.brand == *brand_id && known(a.signed))
             .map(|(id, a)| AgreementView {
-                agreement: id.clone(),
-                supplier: a.data.supplier.clone(),
-                distributor: a.data.distributor.clone(),
+                agreement: id,
+                supplier: &a.data.supplier,
+                distributor: &a.data.distributor,
                 mode: a.data.mode,
                 status: if view.sees_end(a.terminated) {
                     Status::Terminated
@@ -311,11 +317,11 @@ impl State {
         agreements.sort_by_key(|a| a.seq);
 
         Some(ChannelView {
-            brand: brand_id.clone(),
-            name: brand.name.clone(),
+            brand: brand_key,
+            name: &brand.name,
             as_of: view.at,
             known_at_seq: view.known,
-            owner: OwnerView { party: owner.clone(), status: owner_status },
+            owner: OwnerView { party: owner, status: owner_status },
             hosts,
             grants,
             stores,
@@ -325,10 +331,11 @@ impl State {
     }
 
     /// Whether some grant chain to `operator` holds in `view` on `channel` in `region` for
-    /// at least one of `products` (the agreement is not needed for this).
+    /// at least one of `products` (the agreement is not needed for this). `holds` memoizes
+    /// whether each grant holds in `view`.
     #[allow(clippy::too_many_arguments)]
-    fn operator_authorized(
-        &self,
+    fn operator_authorized<'a>(
+        &'a self,
         brand: &BrandId,
         owner: &PartyId,
         operator: &PartyId,
@@ -336,28 +343,33 @@ impl State {
         region: Option<&Region>,
         products: &[(&Sku, &chl_model::Category)],
         view: View,
+        holds: &mut HashMap<&'a GrantId, bool>,
     ) -> bool {
         'leaves: for (leaf, _) in self.grants_held(operator, brand) {
             let mut scopes = Vec::new();
-            let mut next = Some(leaf.clone());
+            let mut next = Some(leaf);
             let mut child_needs_sublicense = false;
             while let Some(id) = next.take() {
-                let Some(grant) = self.grant(&id).filter(|g| g.issued.seq <= view.known) else {
+                let Some((id, grant)) =
+                    self.grants.get_key_value(id).filter(|(_, g)| g.issued.seq <= view.known)
+                else {
                     continue 'leaves;
                 };
                 let g = &grant.data;
-                let holds = self.grant_holds(&id, view)
+                // Many stores' chains share their upper grants: judge each grant once per view.
+                let grant_holds = *holds.entry(id).or_insert_with(|| self.grant_holds(id, view));
+                let fits = grant_holds
                     && (!child_needs_sublicense || g.sublicensable)
                     && g.channels.contains(&channel)
                     && scope::covers_region(&g.regions, region);
-                if !holds {
+                if !fits {
                     continue 'leaves;
                 }
                 scopes.push(&g.scope);
                 match &g.parent {
                     Some(parent) => {
                         child_needs_sublicense = true;
-                        next = Some(parent.clone());
+                        next = Some(parent);
                     }
                     None if g.grantor != *owner => continue 'leaves,
                     None => {}

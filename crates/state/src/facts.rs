@@ -180,16 +180,100 @@ pub struct Order {
     pub disputed: Option<Stamp>,
 }
 
-/// One sale, as a channel view sums it: per store, in effective order.
+/// One sale, as a channel view sums it.
 #[derive(bincode::Encode, bincode::Decode, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SaleEntry {
     pub stamp: Stamp,
-    /// Index of the sku's brand in `State::brand_index`.
-    pub brand: u32,
     pub quantity: u32,
     /// unit price x quantity, in minor units of `currency`.
     pub amount: i64,
     pub currency: [u8; 3],
+}
+
+/// Sums of sales.
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Running {
+    pub orders: u64,
+    pub quantity: u64,
+    pub amount: i64,
+}
+
+/// One store's sales of one brand in effective order, with running totals, so that the sum
+/// over a window is two binary searches rather than a scan (a channel view sums thousands of
+/// stores). A scan remains for the rare views the running totals cannot answer: a knowledge
+/// horizon before some of the sales, or several currencies.
+#[derive(bincode::Encode, bincode::Decode, Debug, Clone, Default, PartialEq, Eq)]
+pub struct SalesSeries {
+    pub entries: Vec<SaleEntry>,
+    /// `running[i]`: the sums of `entries[0..=i]`.
+    pub running: Vec<Running>,
+    pub min_seq: Option<Seq>,
+    pub max_seq: Option<Seq>,
+    /// The currency of every entry, or `None` if they differ.
+    pub one_currency: Option<[u8; 3]>,
+}
+
+impl SalesSeries {
+    pub fn insert(&mut self, entry: SaleEntry) {
+        let at = self.entries.partition_point(|e| e.stamp <= entry.stamp);
+        self.entries.insert(at, entry);
+        self.reindex_from(at);
+    }
+
+    /// Removes the entry of record `seq` (an undo).
+    pub fn remove(&mut self, seq: Seq) {
+        if let Some(at) = self.entries.iter().position(|e| e.stamp.seq == seq) {
+            self.entries.remove(at);
+            self.reindex_from(at);
+        }
+    }
+
+    fn reindex_from(&mut self, at: usize) {
+        self.running.truncate(at);
+        let mut sum = at.checked_sub(1).map(|i| self.running[i]).unwrap_or_default();
+        for e in &self.entries[at..] {
+            sum.orders += 1;
+            sum.quantity += u64::from(e.quantity);
+            sum.amount = sum.amount.saturating_add(e.amount);
+            self.running.push(sum);
+        }
+        self.min_seq = self.entries.iter().map(|e| e.stamp.seq).min();
+        self.max_seq = self.entries.iter().map(|e| e.stamp.seq).max();
+        let first = self.entries.first().map(|e| e.currency);
+        self.one_currency = first.filter(|c| self.entries.iter().all(|e| e.currency == *c));
+    }
+
+    /// Orders, items and amount by currency of the sales with effective time in
+    /// `[from, until)` known at `known`.
+    pub fn totals(&self, from: Timestamp, until: Timestamp, known: Seq) -> (Running, Vec<([u8; 3], i64)>) {
+        let start = self.entries.partition_point(|e| e.stamp.effective_at < from);
+        let end = self.entries.partition_point(|e| e.stamp.effective_at < until).max(start);
+        if let Some(currency) = self.one_currency
+            && self.max_seq.is_some_and(|m| m <= known)
+        {
+            let before = start.checked_sub(1).map(|i| self.running[i]).unwrap_or_default();
+            let after = end.checked_sub(1).map(|i| self.running[i]).unwrap_or_default();
+            let sum = Running {
+                orders: after.orders - before.orders,
+                quantity: after.quantity - before.quantity,
+                amount: after.amount - before.amount,
+            };
+            let amounts = if sum.orders == 0 { Vec::new() } else { vec![(currency, sum.amount)] };
+            return (sum, amounts);
+        }
+        let mut sum = Running::default();
+        let mut amounts: Vec<([u8; 3], i64)> = Vec::new();
+        for e in self.entries[start..end].iter().filter(|e| e.stamp.seq <= known) {
+            sum.orders += 1;
+            sum.quantity += u64::from(e.quantity);
+            sum.amount += e.amount;
+            match amounts.iter_mut().find(|(c, _)| *c == e.currency) {
+                Some((_, total)) => *total += e.amount,
+                None => amounts.push((e.currency, e.amount)),
+            }
+        }
+        (sum, amounts)
+    }
 }
 
 #[derive(bincode::Encode, bincode::Decode, Debug, Clone)]
@@ -197,4 +281,52 @@ pub struct Dispute {
     pub order: OrderId,
     pub opened: Stamp,
     pub closed: Option<Stamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Running totals answer exactly what a scan answers, whatever the insertion order,
+        /// horizon, window and currencies.
+        #[test]
+        fn sales_series_totals_match_a_scan(
+            sales in prop::collection::vec((0i64..1000, 1u32..5, 1i64..10_000, any::<bool>()), 0..60),
+            removed in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
+            from in 0i64..1000, len in 0i64..1000, known in 0u64..70,
+        ) {
+            let mut series = SalesSeries::default();
+            let mut kept = Vec::new();
+            for (seq, (at, quantity, amount, usd)) in sales.iter().enumerate() {
+                let entry = SaleEntry {
+                    stamp: Stamp { effective_at: Timestamp::from_unix_micros(*at).unwrap(), seq: Seq(seq as u64) },
+                    quantity: *quantity,
+                    amount: *amount,
+                    currency: if *usd { *b"USD" } else { *b"CNY" },
+                };
+                series.insert(entry);
+                kept.push(entry);
+            }
+            for index in removed {
+                if kept.is_empty() { break; }
+                let entry = kept.remove(index.index(kept.len()));
+                series.remove(entry.stamp.seq);
+            }
+            let from_t = Timestamp::from_unix_micros(from).unwrap();
+            let until_t = Timestamp::from_unix_micros(from + len).unwrap();
+            let (sum, amounts) = series.totals(from_t, until_t, Seq(known));
+            let counted: Vec<&SaleEntry> = kept.iter()
+                .filter(|e| e.stamp.effective_at >= from_t && e.stamp.effective_at < until_t && e.stamp.seq.0 <= known)
+                .collect();
+            prop_assert_eq!(sum.orders, counted.len() as u64);
+            prop_assert_eq!(sum.quantity, counted.iter().map(|e| u64::from(e.quantity)).sum::<u64>());
+            for currency in [*b"CNY", *b"USD"] {
+                let expected: i64 = counted.iter().filter(|e| e.currency == currency).map(|e| e.amount).sum();
+                let got = amounts.iter().find(|(c, _)| *c == currency).map_or(0, |(_, a)| *a);
+                prop_assert_eq!(got, expected);
+            }
+        }
+    }
 }

@@ -74,7 +74,7 @@ enum Undo {
     Order(u128),
     OrderRefunded(u128),
     OrderDisputed(u128),
-    StoreSale(StoreId),
+    StoreSale(StoreId, Seq),
     Dispute(DisputeId),
     DisputeClosed(DisputeId),
     Fingerprint(Fingerprint),
@@ -104,7 +104,7 @@ pub struct State {
     pub(crate) orders: HashMap<u128, Order>,
     pub(crate) disputes: HashMap<DisputeId, Dispute>,
     /// Sales per store in effective order, for channel views' totals.
-    pub(crate) store_sales: HashMap<StoreId, Vec<SaleEntry>>,
+    pub(crate) store_sales: HashMap<StoreId, Vec<(u32, SalesSeries)>>,
     /// Brands by a small index (`SaleEntry::brand`), and back.
     pub(crate) brand_names: Vec<BrandId>,
     pub(crate) brand_index: HashMap<BrandId, u32>,
@@ -284,17 +284,26 @@ impl State {
     /// earliest in effect, with the id of the grant revoked. Only revocations `view` knows of
     /// count; `view.at` is ignored (the caller compares the stamp with its time).
     pub fn revocation(&self, grant: &GrantId, known: Seq) -> Option<(Stamp, GrantId)> {
-        let mut earliest: Option<(Stamp, GrantId)> = None;
-        let mut next = Some(grant.clone());
+        self.revocation_ref(grant, known).map(|(stamp, id)| (stamp, id.clone()))
+    }
+
+    /// `revocation` without cloning ids, for hot paths.
+    pub(crate) fn revocation_ref<'a>(
+        &'a self,
+        grant: &'a GrantId,
+        known: Seq,
+    ) -> Option<(Stamp, &'a GrantId)> {
+        let mut earliest: Option<(Stamp, &GrantId)> = None;
+        let mut next = Some(grant);
         // Chains are short and acyclic (a parent is always recorded before its child).
         while let Some(id) = next {
-            let Some(g) = self.grants.get(&id) else { break };
+            let Some((id, g)) = self.grants.get_key_value(id) else { break };
             if let Some(stamp) = g.revoked.filter(|s| s.seq <= known)
-                && earliest.as_ref().is_none_or(|(e, _)| stamp.effective_at < e.effective_at)
+                && earliest.is_none_or(|(e, _)| stamp.effective_at < e.effective_at)
             {
-                earliest = Some((stamp, id.clone()));
+                earliest = Some((stamp, id));
             }
-            next = g.data.parent.clone();
+            next = g.data.parent.as_ref();
         }
         earliest
     }
@@ -304,7 +313,9 @@ impl State {
     pub fn grant_holds(&self, grant: &GrantId, view: View) -> bool {
         self.grants.get(grant).is_some_and(|g| {
             window_covers(g.issued, g.data.valid_from, g.data.valid_until, view)
-                && self.revocation(grant, view.known).is_none_or(|(stamp, _)| stamp.effective_at > view.at)
+                && self
+                    .revocation_ref(grant, view.known)
+                    .is_none_or(|(stamp, _)| stamp.effective_at > view.at)
         })
     }
 
@@ -472,13 +483,20 @@ impl State {
                         e.unit_price.currency().as_str().as_bytes().try_into().expect("3 letters");
                     let entry = SaleEntry {
                         stamp,
-                        brand,
                         quantity: e.quantity.get(),
                         amount: e.unit_price.value().saturating_mul(i64::from(e.quantity.get())),
                         currency,
                     };
-                    insert_by_stamp(self.store_sales.entry(e.store.clone()).or_default(), entry, |s| s.stamp);
-                    self.note(Undo::StoreSale(e.store.clone()));
+                    let series = self.store_sales.entry(e.store.clone()).or_default();
+                    let at = match series.iter().position(|(b, _)| *b == brand) {
+                        Some(at) => at,
+                        None => {
+                            series.push((brand, SalesSeries::default()));
+                            series.len() - 1
+                        }
+                    };
+                    series[at].1.insert(entry);
+                    self.note(Undo::StoreSale(e.store.clone(), stamp.seq));
                 }
             }
             Event::SaleRefunded(e) => {
@@ -596,12 +614,9 @@ impl State {
                     order.disputed = None;
                 }
             }
-            Undo::StoreSale(store) => {
-                // The entry with the highest seq is the one just added.
-                if let Some(list) = self.store_sales.get_mut(&store)
-                    && let Some(at) = list.iter().enumerate().max_by_key(|(_, e)| e.stamp.seq).map(|(i, _)| i)
-                {
-                    list.remove(at);
+            Undo::StoreSale(store, seq) => {
+                for (_, series) in self.store_sales.get_mut(&store).into_iter().flatten() {
+                    series.remove(seq);
                 }
             }
             Undo::StoreClosed(id) => {
@@ -675,13 +690,12 @@ impl State {
         lines.extend(self.agreements.iter().map(|(k, v)| format!("agreement {k} {v:?}")));
         lines.extend(self.orders.iter().map(|(k, v)| format!("order {k} {v:?}")));
         lines.extend(self.disputes.iter().map(|(k, v)| format!("dispute {k} {v:?}")));
-        lines.extend(self.store_sales.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| {
-            let named: Vec<_> = v
-                .iter()
-                .map(|e| (e.stamp, &self.brand_names[e.brand as usize], e.quantity, e.amount, e.currency))
-                .collect();
-            format!("sales {k} {named:?}")
-        }));
+        for (store, series) in &self.store_sales {
+            for (brand, sales) in series.iter().filter(|(_, s)| !s.entries.is_empty()) {
+                let brand = &self.brand_names[*brand as usize];
+                lines.push(format!("sales {store} {brand} {:?} {:?}", sales.entries, sales.running));
+            }
+        }
         lines.extend(
             self.stores_by_operator
                 .iter()
