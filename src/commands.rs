@@ -264,6 +264,29 @@ fn demo(explicit_data: Option<PathBuf>) -> Result<()> {
     verify(&data)?;
     println!("$ chl status");
     status(&data, false)?;
+    for (order, what) in [
+        ("TM-20130601-0002", "a franchise sale through a two-level agent chain"),
+        ("TB-20130603-0004", "a discount outlet nobody authorized, later disputed as counterfeit"),
+        ("TB-20130915-0005", "a Taobao sale after the seller's grant was revoked"),
+    ] {
+        println!("$ chl check --order {order}    # {what}");
+        check(&data, Question::Order(chl_model::OrderId::parse(order)?), None, false)?;
+    }
+    println!(
+        "$ chl channel --brand acme-beauty --as-of 2013-12-01T00:00:00+08:00 --since 2013-07-01T00:00:00+08:00"
+    );
+    channel(
+        &data,
+        ChannelQuestion {
+            brand: chl_model::BrandId::parse("acme-beauty")?,
+            as_of: Some(chl_model::Timestamp::parse_rfc3339("2013-12-01T00:00:00+08:00")?),
+            known_at: None,
+            since: Some(chl_model::Timestamp::parse_rfc3339("2013-07-01T00:00:00+08:00")?),
+            sales_from: None,
+            sales_until: None,
+        },
+        false,
+    )?;
     println!("$ chl export --from 0 --to 2");
     export(&data, Some(0), Some(2))?;
     io::stdout().flush()?;
