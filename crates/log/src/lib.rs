@@ -6,6 +6,7 @@
 
 pub mod frame;
 pub mod log;
+pub mod merkle;
 pub mod sample;
 pub mod storage;
 pub mod verify;
