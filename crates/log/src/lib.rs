@@ -9,6 +9,7 @@ pub mod log;
 pub mod merkle;
 pub mod sample;
 pub mod storage;
+pub mod tree;
 pub mod verify;
 
 pub use log::{Head, Log, LogError, Mark};

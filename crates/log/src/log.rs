@@ -5,7 +5,9 @@
 //! is acknowledged until `commit` has made it durable.
 
 use crate::frame::{FRAME_HEADER_BYTES, FRAME_TRAILER_BYTES, write_frame};
+use crate::merkle::{self, Hash, Sha256Hasher, SubtreeSource, TreeHasher};
 use crate::storage::{Damage, OpenReport, SegmentStore, Storage, StoreConfig, StoreError};
+use crate::tree::{MerkleTree, STORED_FROM_LEVEL, TreeMark};
 use chl_model::codec::{self, CodecError, MAX_RECORD_BYTES, decode_record};
 use chl_model::{Digest, Record, Seq, Timestamp};
 use std::ops::ControlFlow;
@@ -29,11 +31,14 @@ pub enum LogError {
     RecordTooLarge(usize),
     #[error("the log stopped accepting writes after a failed {0}; reopen the ledger and run chl verify")]
     Poisoned(String),
+    #[error("{0}")]
+    Proof(String),
 }
 
 /// A position in the log (see `Log::mark`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Mark {
+    tree: TreeMark,
     head: Option<Head>,
     pending_bytes: usize,
     pending_records: usize,
@@ -62,6 +67,28 @@ pub struct Log<S: Storage = SegmentStore> {
     encoded: Vec<u8>,
     /// Set after a failed write or sync: the log's durable state is unknown until reopened.
     poisoned: Option<String>,
+    /// The Merkle tree over every appended record.
+    tree: MerkleTree,
+}
+
+/// The log's records as leaves, with the tree's stored subtrees.
+struct LogTreeSource<'a, S: Storage> {
+    log: &'a Log<S>,
+    /// A record that could not be read while making a proof.
+    failure: std::cell::RefCell<Option<LogError>>,
+}
+
+impl<S: Storage> SubtreeSource for LogTreeSource<'_, S> {
+    fn leaf_hash(&self, index: u64) -> Hash {
+        self.log.leaf_hash(Seq(index)).unwrap_or_else(|e| {
+            self.failure.borrow_mut().get_or_insert(e);
+            [0; 32]
+        })
+    }
+
+    fn stored_subtree(&self, start: u64, level: u32) -> Option<Hash> {
+        self.log.tree.stored(start, level)
+    }
 }
 
 impl Log<SegmentStore> {
@@ -72,12 +99,14 @@ impl Log<SegmentStore> {
         } else {
             (SegmentStore::create(dir, config)?, OpenReport::default())
         };
-        Ok((Log::open(store)?, report))
+        Ok((Log::open(store, &dir.join("tree"))?, report))
     }
 }
 
 impl<S: Storage> Log<S> {
-    pub fn open(store: S) -> Result<Log<S>, LogError> {
+    /// Opens the log over `store`, with its Merkle tree's files in `tree_dir` (loaded when they
+    /// match the records, rebuilt from the records otherwise).
+    pub fn open(store: S, tree_dir: &Path) -> Result<Log<S>, LogError> {
         let mut log = Log {
             store,
             head: None,
@@ -86,13 +115,90 @@ impl<S: Storage> Log<S> {
             pending_lens: Vec::new(),
             encoded: Vec::new(),
             poisoned: None,
+            tree: MerkleTree::empty(tree_dir),
         };
         if let Some(last) = log.store.record_count().checked_sub(1) {
             let (record, hash) = log.read(Seq(last))?;
             log.head = Some(Head { seq: record.seq, hash, recorded_at: record.recorded_at });
         }
         log.durable = log.head;
+        log.tree = log.load_tree(tree_dir)?;
         Ok(log)
+    }
+
+    fn load_tree(&self, dir: &Path) -> Result<MerkleTree, LogError> {
+        let size = self.store.record_count();
+        let tree_err = |e: std::io::Error| {
+            LogError::Store(StoreError::Io { op: "read the Merkle tree", path: dir.to_owned(), source: e })
+        };
+        if let Some(levels) = MerkleTree::load(dir, size).map_err(tree_err)? {
+            let from = size & !((1u64 << STORED_FROM_LEVEL) - 1);
+            let tail = (from..size).map(|i| self.leaf_hash(Seq(i))).collect::<Result<Vec<_>, _>>()?;
+            return Ok(MerkleTree::from_parts(dir, size, levels, &tail));
+        }
+        // Missing or behind: rebuild it from the records (derived data).
+        let mut tree = MerkleTree::empty(dir);
+        let mut failure = None;
+        self.store.scan(Seq::ZERO, &mut |seq, frame| {
+            let (body, _) = split_frame(frame);
+            tree.push_leaf(Sha256Hasher::leaf(body));
+            if tree.size() != seq.0 + 1 {
+                failure = Some(seq);
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })?;
+        assert!(failure.is_none(), "the scan visits records in seq order");
+        crate::tree::remove_files(dir).map_err(tree_err)?;
+        tree.persist().map_err(tree_err)?;
+        Ok(tree)
+    }
+
+    /// The Merkle leaf hash of record `seq`: SHA-256(0x00 || its canonical bytes).
+    pub fn leaf_hash(&self, seq: Seq) -> Result<Hash, LogError> {
+        let mut frame = Vec::new();
+        self.store.read_frame(seq, &mut frame)?;
+        Ok(Sha256Hasher::leaf(split_frame(&frame).0))
+    }
+
+    /// The Merkle tree head of the log's first `size` records (all durable).
+    pub fn tree_head(&self, size: u64) -> Result<Hash, LogError> {
+        self.check_tree_size(size)?;
+        if size == self.tree.size() {
+            return Ok(self.tree.root());
+        }
+        Ok(merkle::root::<Sha256Hasher>(&self.tree_source(), size))
+    }
+
+    /// The inclusion proof of record `seq` in the tree of `size` records.
+    pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_tree_size(size)?;
+        let source = self.tree_source();
+        let proof = merkle::inclusion_proof::<Sha256Hasher>(&source, seq.0, size)
+            .ok_or(LogError::Proof(format!("seq {seq} is not in a tree of {size} records")))?;
+        source.failure.take().map_or(Ok(proof), Err)
+    }
+
+    /// The consistency proof between the trees of `old` and `new` records.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_tree_size(new)?;
+        let source = self.tree_source();
+        let proof = merkle::consistency_proof::<Sha256Hasher>(&source, old, new).ok_or(LogError::Proof(
+            format!("no consistency proof from {old} to {new} records: need 0 < old <= new"),
+        ))?;
+        source.failure.take().map_or(Ok(proof), Err)
+    }
+
+    fn check_tree_size(&self, size: u64) -> Result<(), LogError> {
+        let durable = self.durable.map_or(0, |h| h.seq.0 + 1);
+        if size > durable {
+            return Err(LogError::Proof(format!("the log holds {durable} durable records, not {size}")));
+        }
+        Ok(())
+    }
+
+    fn tree_source(&self) -> LogTreeSource<'_, S> {
+        LogTreeSource { log: self, failure: std::cell::RefCell::new(None) }
     }
 
     pub fn store(&self) -> &S {
@@ -147,6 +253,7 @@ impl<S: Storage> Log<S> {
         }
         let before = self.pending_frames.len();
         let hash = write_frame(&self.encoded, &mut self.pending_frames);
+        self.tree.push_leaf(Sha256Hasher::leaf(&self.encoded));
         self.pending_lens.push((self.pending_frames.len() - before) as u32);
         self.head = Some(Head { seq: record.seq, hash, recorded_at: record.recorded_at });
         if self.pending_frames.len() >= PENDING_FLUSH_BYTES {
@@ -185,12 +292,16 @@ impl<S: Storage> Log<S> {
             return Err(e.into());
         }
         self.durable = self.head;
+        // The tree's files are derived: a failure to write them now is repaired on the next
+        // open, which rebuilds what does not match the records.
+        let _ = self.tree.persist();
         Ok(self.durable)
     }
 
     /// Where the log stands now, to come back to with `rollback_to`.
     pub fn mark(&self) -> Mark {
         Mark {
+            tree: self.tree.mark(),
             head: self.head,
             pending_bytes: self.pending_frames.len(),
             pending_records: self.pending_lens.len(),
@@ -216,6 +327,7 @@ impl<S: Storage> Log<S> {
             self.durable = self.durable.filter(|d| d.seq.0 < keep);
         }
         self.head = mark.head;
+        self.tree.rollback_to(mark.tree);
         Ok(())
     }
 
