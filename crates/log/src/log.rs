@@ -7,7 +7,7 @@
 use crate::frame::{FRAME_HEADER_BYTES, FRAME_TRAILER_BYTES, write_frame};
 use crate::merkle::{self, Hash, Sha256Hasher, SubtreeSource, TreeHasher};
 use crate::storage::{Damage, OpenReport, SegmentStore, Storage, StoreConfig, StoreError};
-use crate::tree::{MerkleTree, STORED_FROM_LEVEL, TreeMark};
+use crate::tree::{MerkleTree, STORED_FROM_LEVEL};
 use chl_model::codec::{self, CodecError, MAX_RECORD_BYTES, decode_record};
 use chl_model::{Digest, Record, Seq, Timestamp};
 use std::ops::ControlFlow;
@@ -38,7 +38,8 @@ pub enum LogError {
 /// A position in the log (see `Log::mark`).
 #[derive(Debug, Clone)]
 pub struct Mark {
-    tree: TreeMark,
+    unhashed_bytes: usize,
+    unhashed_records: usize,
     head: Option<Head>,
     pending_bytes: usize,
     pending_records: usize,
@@ -67,8 +68,25 @@ pub struct Log<S: Storage = SegmentStore> {
     encoded: Vec<u8>,
     /// Set after a failed write or sync: the log's durable state is unknown until reopened.
     poisoned: Option<String>,
-    /// The Merkle tree over every appended record.
+    /// The Merkle tree over every durable record.
     tree: MerkleTree,
+    /// Canonical bytes of the records appended since the last commit, for the tree.
+    unhashed: Vec<u8>,
+    unhashed_lens: Vec<u32>,
+}
+
+/// Batches of at least this many records hash their leaves on a second thread.
+const PARALLEL_LEAF_HASHING_MIN: usize = 64;
+
+fn leaf_hashes(bodies: &[u8], lens: &[u32]) -> Vec<Hash> {
+    let mut at = 0;
+    lens.iter()
+        .map(|&len| {
+            let leaf = Sha256Hasher::leaf(&bodies[at..at + len as usize]);
+            at += len as usize;
+            leaf
+        })
+        .collect()
 }
 
 /// The log's records as leaves, with the tree's stored subtrees.
@@ -116,6 +134,8 @@ impl<S: Storage> Log<S> {
             encoded: Vec::new(),
             poisoned: None,
             tree: MerkleTree::empty(tree_dir),
+            unhashed: Vec::new(),
+            unhashed_lens: Vec::new(),
         };
         if let Some(last) = log.store.record_count().checked_sub(1) {
             let (record, hash) = log.read(Seq(last))?;
@@ -253,7 +273,9 @@ impl<S: Storage> Log<S> {
         }
         let before = self.pending_frames.len();
         let hash = write_frame(&self.encoded, &mut self.pending_frames);
-        self.tree.push_leaf(Sha256Hasher::leaf(&self.encoded));
+        // The tree takes the record at commit, where its hashing overlaps the fdatasync.
+        self.unhashed.extend_from_slice(&self.encoded);
+        self.unhashed_lens.push(self.encoded.len() as u32);
         self.pending_lens.push((self.pending_frames.len() - before) as u32);
         self.head = Some(Head { seq: record.seq, hash, recorded_at: record.recorded_at });
         if self.pending_frames.len() >= PENDING_FLUSH_BYTES {
@@ -287,11 +309,30 @@ impl<S: Storage> Log<S> {
     /// retrying the sync could report success for data that is gone.
     pub fn commit(&mut self) -> Result<Option<Head>, LogError> {
         self.flush()?;
-        if let Err(e) = self.store.sync() {
+        // Hash the batch's Merkle leaves on another core while this one waits for the disk;
+        // a small batch is hashed here after the sync (a thread would cost more than it saves).
+        let bodies = std::mem::take(&mut self.unhashed);
+        let lens = std::mem::take(&mut self.unhashed_lens);
+        let store = &mut self.store;
+        let (synced, leaves) = if lens.len() >= PARALLEL_LEAF_HASHING_MIN {
+            std::thread::scope(|scope| {
+                let hashing = scope.spawn(|| leaf_hashes(&bodies, &lens));
+                let synced = store.sync();
+                (synced, hashing.join().expect("leaf hashing panicked"))
+            })
+        } else {
+            let synced = store.sync();
+            (synced, leaf_hashes(&bodies, &lens))
+        };
+        if let Err(e) = synced {
             self.poisoned = Some("fdatasync".into());
             return Err(e.into());
         }
+        for leaf in leaves {
+            self.tree.push_leaf(leaf);
+        }
         self.durable = self.head;
+        debug_assert_eq!(self.tree.size(), self.durable.map_or(0, |h| h.seq.0 + 1));
         // The tree's files are derived: a failure to write them now is repaired on the next
         // open, which rebuilds what does not match the records.
         let _ = self.tree.persist();
@@ -301,7 +342,8 @@ impl<S: Storage> Log<S> {
     /// Where the log stands now, to come back to with `rollback_to`.
     pub fn mark(&self) -> Mark {
         Mark {
-            tree: self.tree.mark(),
+            unhashed_bytes: self.unhashed.len(),
+            unhashed_records: self.unhashed_lens.len(),
             head: self.head,
             pending_bytes: self.pending_frames.len(),
             pending_records: self.pending_lens.len(),
@@ -327,7 +369,8 @@ impl<S: Storage> Log<S> {
             self.durable = self.durable.filter(|d| d.seq.0 < keep);
         }
         self.head = mark.head;
-        self.tree.rollback_to(mark.tree);
+        self.unhashed.truncate(mark.unhashed_bytes);
+        self.unhashed_lens.truncate(mark.unhashed_records);
         Ok(())
     }
 
