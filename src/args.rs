@@ -48,6 +48,8 @@ pub enum Command {
     },
     /// Print the ledger's verifier key (signed-note vkey form).
     Key,
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint in the signed-note format).
+    Checkpoint,
     /// Show what the ledger holds: head, records by type, size on disk.
     Status {
         #[arg(long)]

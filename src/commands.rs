@@ -23,6 +23,16 @@ pub fn run(args: Args) -> Result<()> {
         Command::Export { from, to } => export(&data, from, to),
         Command::Verify { file: Some(file) } => verify_file(&file),
         Command::Verify { file: None } => verify(&data),
+        Command::Checkpoint => {
+            let ledger = open(&data)?;
+            match ledger.latest_checkpoint() {
+                Some(note) => print!("{note}"),
+                None => {
+                    bail!("{} has no signed checkpoint (a ledger restored without its key)", data.display())
+                }
+            }
+            Ok(())
+        }
         Command::Key => {
             let ledger = open(&data)?;
             println!("{}", ledger.verifier_key());
@@ -181,10 +191,17 @@ fn verify(data: &Path) -> Result<()> {
     let started = std::time::Instant::now();
     let outcome = Ledger::verify_at(data, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
-    let summary = outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
+    let verified = outcome.map_err(|e| anyhow::anyhow!("verify failed at seq {}: {}", e.seq, e.what))?;
+    let summary = &verified.summary;
     let head = summary.head.expect("a ledger has record 0");
+    let checkpoint = match &verified.checkpoint {
+        Some(c) => {
+            format!("; the Merkle root of its first {} records matches the latest signed checkpoint", c.size)
+        }
+        None => "; no signed checkpoint to compare (a ledger restored without its key)".to_owned(),
+    };
     println!(
-        "verified {} records (seq 0 to {}) in {:.2} s: every record decodes, every hash and link holds; head hash {}",
+        "verified {} records (seq 0 to {}) in {:.2} s: every record decodes, every hash and link holds{checkpoint}; head hash {}",
         summary.records,
         head.0,
         started.elapsed().as_secs_f64(),

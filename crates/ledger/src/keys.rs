@@ -38,6 +38,10 @@ impl CheckpointKey {
         &self.name
     }
 
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
     pub fn public_key(&self) -> PublicKey {
         PublicKey(self.signing.verifying_key().to_bytes())
     }

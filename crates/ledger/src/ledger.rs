@@ -1,8 +1,9 @@
 //! A ledger in a directory: created with its key and record 0, opened with recovery, written
 //! in all-or-nothing batches, read, exported and verified.
 
+use crate::checkpoint::{Checkpoint, CheckpointStore, sign_note, verify_note};
 use crate::dir::{DirLock, LedgerDir};
-use crate::keys::{CheckpointKey, verifier_string};
+use crate::keys::{CheckpointKey, KeyError, verifier_string};
 use crate::meta::{Meta, MetaDelta};
 use crate::snapshots::{self, Snapshots};
 use chl_log::{ChainError, ChainSummary, Head, Log, LogError, Mark, OpenReport, StoreConfig};
@@ -40,6 +41,8 @@ pub enum LedgerError {
     ReadOnly(String),
     #[error("record 0 is not a ledger_created record")]
     NoFoundingRecord,
+    #[error("{0}: {1}")]
+    Key(PathBuf, KeyError),
 }
 
 /// A refused import: the line, and why.
@@ -125,6 +128,11 @@ pub struct Ledger {
     /// Reused buffer for a submission's identity bytes.
     identity: Vec<u8>,
     snapshots: Snapshots,
+    /// The key that signs checkpoints; none in a ledger restored from an export.
+    signer: Option<CheckpointKey>,
+    checkpoints: CheckpointStore,
+    /// The size of the tree the latest checkpoint covers.
+    checkpointed: u64,
     /// The seq of the newest snapshot written or found.
     last_snapshot: Option<Seq>,
     state_source: Option<StateSource>,
@@ -167,6 +175,29 @@ pub enum Staged {
     New(Seq),
     /// Identical to the record at this seq: accepted, nothing appended.
     Repeat(Seq),
+}
+
+/// What `verify_at` found: the chain, and the checkpoint it matched (none in a ledger
+/// restored without its key).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub summary: ChainSummary,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// The signer key in `DIR/keys/checkpoint.key`, checked to be the one record 0 names.
+fn load_signer(
+    dir: &LedgerDir,
+    origin: &OriginName,
+    public_key: &PublicKey,
+) -> Result<Option<CheckpointKey>, LedgerError> {
+    let path = dir.checkpoint_key();
+    let Ok(text) = fs::read_to_string(&path) else { return Ok(None) };
+    let key = CheckpointKey::parse_signer_string(&text).map_err(|e| LedgerError::Key(path.clone(), e))?;
+    if key.public_key() != *public_key || key.name() != origin {
+        return Err(LedgerError::Key(path, KeyError("it is not the key that record 0 of this ledger names")));
+    }
+    Ok(Some(key))
 }
 
 /// How many repeats an import outcome names one by one.
@@ -321,6 +352,8 @@ impl Ledger {
         let meta =
             Meta::open(&index_path).map_err(|source| LedgerError::Index { path: index_path, source })?;
         let snapshot_dir = snapshots::dir_of(dir.root());
+        let signer = load_signer(&dir, &created.origin, &created.public_key)?;
+        let checkpoints = CheckpointStore::new(dir.root().join("checkpoints"));
         let mut ledger = Ledger {
             dir,
             _lock: lock,
@@ -336,10 +369,22 @@ impl Ledger {
             staged: MetaDelta::default(),
             identity: Vec::with_capacity(512),
             snapshots: Snapshots::new(snapshot_dir),
+            signer,
+            checkpoints,
+            checkpointed: 0,
             last_snapshot: None,
             state_source: None,
         };
         ledger.last_snapshot = ledger.snapshots.list().first().map(|f| f.seq);
+        ledger.checkpointed = ledger
+            .checkpoints
+            .latest()
+            .and_then(|note| {
+                note.split_once("\n\n")
+                    .and_then(|(body, _)| Checkpoint::parse_body(&format!("{body}\n")).ok())
+            })
+            .map_or(0, |c| c.size);
+        ledger.sign_checkpoint()?;
         ledger.catch_up_index(founding_hash)?;
         Ok(ledger)
     }
@@ -461,6 +506,32 @@ impl Ledger {
         })?;
         state.set_undo(true);
         Ok((state, source))
+    }
+
+    /// Signs and stores a checkpoint of the durable log, if it grew since the last one and
+    /// the ledger has its signer key.
+    fn sign_checkpoint(&mut self) -> Result<(), LedgerError> {
+        let Some(key) = &self.signer else { return Ok(()) };
+        let size = self.record_count();
+        if size <= self.checkpointed {
+            return Ok(());
+        }
+        let root = self.log.tree_head(size)?;
+        let body = Checkpoint { origin: self.origin.to_string(), size, root }.body();
+        let note = sign_note(&body, key);
+        self.checkpoints.store(size, &note).map_err(io_context("store a checkpoint"))?;
+        self.checkpointed = size;
+        Ok(())
+    }
+
+    /// The latest signed checkpoint (signed-note text), if the ledger has one.
+    pub fn latest_checkpoint(&self) -> Option<String> {
+        self.checkpoints.latest()
+    }
+
+    /// The log (for proofs).
+    pub fn log(&self) -> &Log {
+        &self.log
     }
 
     /// Writes a snapshot of the state at the durable head, so the next open loads it instead
@@ -612,6 +683,7 @@ impl Ledger {
     pub fn commit(&mut self) -> Result<Option<Head>, LedgerError> {
         self.end_batch()?;
         let head = self.log.commit()?;
+        self.sign_checkpoint()?;
         if let Some(state) = self.state.as_mut() {
             state.commit();
         }
@@ -831,7 +903,7 @@ impl Ledger {
 
     /// Re-reads and checks the whole log of this open ledger (see `chl_log::verify_store`).
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
-        chl_log::verify_store(self.log.store(), progress)
+        chl_log::verify_store(self.log.store(), &[], progress)
     }
 
     /// Checks the ledger in `root` as it lies on disk, without opening it: no recovery runs,
@@ -840,13 +912,52 @@ impl Ledger {
     pub fn verify_at(
         root: &Path,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<Result<ChainSummary, ChainError>, LedgerError> {
+    ) -> Result<Result<Verified, ChainError>, LedgerError> {
         let dir = LedgerDir::new(root);
         if !dir.holds_ledger() {
             return Err(LedgerError::NoLedger(root.to_owned()));
         }
         let _lock = dir.lock().map_err(io_context("lock"))?;
-        Ok(chl_log::verify_log_dir(&dir.log(), progress))
+        let note = CheckpointStore::new(root.join("checkpoints")).latest();
+        let body = note.as_deref().and_then(|n| n.split_once("\n\n")).map(|(b, _)| format!("{b}\n"));
+        let claimed = body.as_deref().map(Checkpoint::parse_body).transpose();
+        let claimed = match claimed {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Err(ChainError { seq: Seq::ZERO, what: format!("the latest checkpoint: {e}") }));
+            }
+        };
+        let wanted: Vec<u64> = claimed.iter().map(|c| c.size).collect();
+        let summary = match chl_log::verify_log_dir(&dir.log(), &wanted, progress) {
+            Ok(summary) => summary,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (Some(note), Some(claimed)) = (note, claimed) else {
+            return Ok(Ok(Verified { summary, checkpoint: None }));
+        };
+        let bad = |what: String| Ok(Err(ChainError { seq: Seq(claimed.size.saturating_sub(1)), what }));
+        let Some((origin, public_key)) = summary.founding.clone() else {
+            return bad("record 0 names no checkpoint key".into());
+        };
+        if let Err(e) = verify_note(&note, &origin, &public_key) {
+            return bad(format!("the latest checkpoint does not verify with the ledger's key: {e}"));
+        }
+        if claimed.origin != origin.as_str() {
+            return bad(format!("the latest checkpoint is of origin {}, not {origin}", claimed.origin));
+        }
+        match summary.tree_heads_at.iter().find(|(size, _)| *size == claimed.size) {
+            Some((_, head)) if *head == claimed.root => {
+                Ok(Ok(Verified { summary, checkpoint: Some(claimed) }))
+            }
+            Some(_) => bad(format!(
+                "the Merkle root of the first {} records does not match the latest checkpoint",
+                claimed.size
+            )),
+            None => bad(format!(
+                "the latest checkpoint covers {} records but the log holds {}",
+                claimed.size, summary.records
+            )),
+        }
     }
 
     /// Records in the ledger in `root`, counted from its offset indexes without opening it

@@ -3,10 +3,13 @@
 //! whole batch. The same checks serve a live log and an exported file.
 
 use crate::log::split_frame;
+use crate::merkle::{Hash, Sha256Hasher, TreeHasher};
 use crate::storage::{
     SEGMENT_HEADER_BYTES, SegmentFile, Storage, StoreError, check_segment_header, list_segments, read_frames,
 };
+use crate::tree::MerkleTree;
 use chl_model::codec::{decode_record, encode_record, record_hash};
+use chl_model::event::{OriginName, PublicKey};
 use chl_model::{Digest, EventType, ImportedRecord, MAX_EFFECTIVE_LEAD_MICROS, Record, Seq, Timestamp};
 use std::fs::File;
 use std::io::BufRead;
@@ -28,25 +31,55 @@ pub struct ChainSummary {
     pub head: Option<(Seq, Digest)>,
     /// Bytes of canonical record bytes covered.
     pub record_bytes: u64,
+    /// The Merkle tree head of all the records, recomputed from them.
+    pub tree_head: Hash,
+    /// The tree heads at the sizes asked for (`ChainCheck::new`), in order.
+    pub tree_heads_at: Vec<(u64, Hash)>,
+    /// Record 0's origin and public key.
+    pub founding: Option<(OriginName, PublicKey)>,
 }
 
-/// Checks records one after another, in seq order.
-#[derive(Debug, Default)]
+/// Checks records one after another, in seq order, and recomputes the Merkle tree over them.
 pub struct ChainCheck {
     next_seq: u64,
     prev: Digest,
     last_recorded_at: Option<Timestamp>,
     last_ends_batch: bool,
     record_bytes: u64,
+    tree: MerkleTree,
+    /// Sizes at which to keep the tree head (the checkpoints to check), ascending.
+    tree_heads_wanted: Vec<u64>,
+    tree_heads_at: Vec<(u64, Hash)>,
+    founding: Option<(OriginName, PublicKey)>,
 }
 
 impl ChainCheck {
-    pub fn new() -> ChainCheck {
-        ChainCheck::default()
+    /// A check that also keeps the tree heads at `tree_heads_wanted` sizes.
+    pub fn new(tree_heads_wanted: &[u64]) -> ChainCheck {
+        let mut wanted = tree_heads_wanted.to_vec();
+        wanted.sort_unstable();
+        ChainCheck {
+            next_seq: 0,
+            prev: Digest::ZERO,
+            last_recorded_at: None,
+            last_ends_batch: false,
+            record_bytes: 0,
+            tree: MerkleTree::empty(Path::new("")),
+            tree_heads_wanted: wanted,
+            tree_heads_at: Vec::new(),
+            founding: None,
+        }
     }
 
-    /// Checks `record`, whose canonical bytes hash to `hash` and take `bytes` bytes.
-    pub fn check(&mut self, record: &Record, hash: Digest, bytes: usize) -> Result<(), ChainError> {
+    /// Checks `record`, whose canonical bytes hash to `hash`, take `bytes` bytes and make the
+    /// Merkle leaf `leaf`.
+    pub fn check(
+        &mut self,
+        record: &Record,
+        hash: Digest,
+        bytes: usize,
+        leaf: Hash,
+    ) -> Result<(), ChainError> {
         let seq = Seq(self.next_seq);
         let fail = |what: String| Err(ChainError { seq, what });
         if record.seq != seq {
@@ -84,10 +117,18 @@ impl ChainCheck {
         self.last_recorded_at = Some(record.recorded_at);
         self.last_ends_batch = record.ends_batch;
         self.record_bytes += bytes as u64;
+        if let chl_model::Event::LedgerCreated(created) = &record.event {
+            self.founding = Some((created.origin.clone(), created.public_key));
+        }
+        self.tree.push_leaf(leaf);
+        if self.tree_heads_wanted.binary_search(&self.tree.size()).is_ok() {
+            self.tree_heads_at.push((self.tree.size(), self.tree.root()));
+        }
         Ok(())
     }
 
     pub fn finish(self) -> Result<ChainSummary, ChainError> {
+        let tree_head = self.tree.root();
         if self.next_seq > 0 && !self.last_ends_batch {
             return Err(ChainError {
                 seq: Seq(self.next_seq - 1),
@@ -98,6 +139,9 @@ impl ChainCheck {
             records: self.next_seq,
             head: self.next_seq.checked_sub(1).map(|s| (Seq(s), self.prev)),
             record_bytes: self.record_bytes,
+            tree_head,
+            tree_heads_at: self.tree_heads_at,
+            founding: self.founding,
         })
     }
 }
@@ -106,13 +150,13 @@ impl ChainCheck {
 pub const PROGRESS_EVERY: u64 = 65_536;
 
 /// Decodes one frame after checking its stored hash against its bytes.
-fn open_frame(seq: Seq, frame: &[u8]) -> Result<(Record, Digest, usize), ChainError> {
+fn open_frame(seq: Seq, frame: &[u8]) -> Result<(Record, Digest, usize, Hash), ChainError> {
     let (body, stored) = split_frame(frame);
     if record_hash(body) != stored {
         return Err(ChainError { seq, what: "the record's bytes do not match its stored hash".into() });
     }
     let record = decode_record(body).map_err(|e| ChainError { seq, what: e.to_string() })?;
-    Ok((record, stored, body.len()))
+    Ok((record, stored, body.len(), Sha256Hasher::leaf(body)))
 }
 
 /// Checks frames in batches: hashing and decoding, nearly all the cost, run on every core;
@@ -130,10 +174,10 @@ struct BatchedCheck<'a> {
 const CHECK_BATCH_RECORDS: usize = 8192;
 
 impl<'a> BatchedCheck<'a> {
-    fn new(progress: &'a mut dyn FnMut(u64)) -> Self {
+    fn new(tree_heads_wanted: &[u64], progress: &'a mut dyn FnMut(u64)) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
         BatchedCheck {
-            check: ChainCheck::new(),
+            check: ChainCheck::new(tree_heads_wanted),
             frames: Vec::with_capacity(CHECK_BATCH_RECORDS * 256),
             held: Vec::with_capacity(CHECK_BATCH_RECORDS),
             progress,
@@ -157,9 +201,10 @@ impl<'a> BatchedCheck<'a> {
 
     fn flush(&mut self) -> Result<(), ChainError> {
         let frames = &self.frames;
-        let open_all = |held: &[(Seq, usize, usize)]| -> Vec<Result<(Record, Digest, usize), ChainError>> {
-            held.iter().map(|&(seq, start, end)| open_frame(seq, &frames[start..end])).collect()
-        };
+        let open_all =
+            |held: &[(Seq, usize, usize)]| -> Vec<Result<(Record, Digest, usize, Hash), ChainError>> {
+                held.iter().map(|&(seq, start, end)| open_frame(seq, &frames[start..end])).collect()
+            };
         let per_thread = self.held.len().div_ceil(self.threads).max(1);
         let opened: Vec<_> = if self.threads == 1 || self.held.len() < 256 {
             open_all(&self.held)
@@ -171,8 +216,8 @@ impl<'a> BatchedCheck<'a> {
             })
         };
         for outcome in opened {
-            let (record, hash, len) = outcome?;
-            self.check.check(&record, hash, len)?;
+            let (record, hash, len, leaf) = outcome?;
+            self.check.check(&record, hash, len, leaf)?;
         }
         let done = self.check.next_seq;
         if done / PROGRESS_EVERY != (done - self.held.len() as u64) / PROGRESS_EVERY {
@@ -206,9 +251,14 @@ fn store_failure(e: StoreError, next_seq: u64) -> ChainError {
 }
 
 /// Re-reads a whole open store: every frame's stored hash is recomputed from its bytes, every
-/// record decoded and chained. `progress(records_done)` is called now and then.
-pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
-    let mut batched = BatchedCheck::new(progress);
+/// record decoded and chained, and the Merkle tree recomputed (with its heads at
+/// `tree_heads_wanted` sizes). `progress(records_done)` is called now and then.
+pub fn verify_store(
+    store: &dyn Storage,
+    tree_heads_wanted: &[u64],
+    progress: &mut dyn FnMut(u64),
+) -> Result<ChainSummary, ChainError> {
+    let mut batched = BatchedCheck::new(tree_heads_wanted, progress);
     let mut failure = None;
     let scanned = store.scan(Seq::ZERO, &mut batched.visitor(&mut failure));
     if let Some(e) = failure {
@@ -233,8 +283,12 @@ pub fn verify_store(store: &dyn Storage, progress: &mut dyn FnMut(u64)) -> Resul
 /// Verifies the segment files of a log directory as they are on disk, without opening the
 /// store: nothing is recovered, cut or rewritten, so a damaged or torn tail is reported, not
 /// repaired. This is what `chl verify` runs.
-pub fn verify_log_dir(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
-    let mut batched = BatchedCheck::new(progress);
+pub fn verify_log_dir(
+    dir: &Path,
+    tree_heads_wanted: &[u64],
+    progress: &mut dyn FnMut(u64),
+) -> Result<ChainSummary, ChainError> {
+    let mut batched = BatchedCheck::new(tree_heads_wanted, progress);
     let mut buf = Vec::new();
     let segments = list_segments(dir).map_err(|e| store_failure(e, 0))?;
     for (base, path) in segments {
@@ -277,7 +331,7 @@ pub fn verify_log_dir(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<Chain
 /// canonical bytes are rebuilt from its fields and hashed, and the result must be the hash
 /// the line states and the `prev` of the next line.
 pub fn verify_export(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Result<ChainSummary, ChainError> {
-    let mut check = ChainCheck::new();
+    let mut check = ChainCheck::new(&[]);
     let mut bytes = Vec::new();
     for (n, line) in input.lines().enumerate() {
         let seq = Seq(check.next_seq);
@@ -297,7 +351,7 @@ pub fn verify_export(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> Resu
                 ),
             });
         }
-        check.check(&imported.record, hash, bytes.len())?;
+        check.check(&imported.record, hash, bytes.len(), Sha256Hasher::leaf(&bytes))?;
         if (seq.0 + 1).is_multiple_of(PROGRESS_EVERY) {
             progress(seq.0 + 1);
         }

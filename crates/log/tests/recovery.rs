@@ -80,8 +80,8 @@ fn records_survive_reopen_across_many_segments() {
         let (record, _) = log.read(Seq(seq)).unwrap();
         assert_eq!(record.event, event(seq));
     }
-    assert_eq!(verify_store(log.store(), &mut |_| {}).unwrap().records, 201);
-    assert_eq!(verify_log_dir(&dir, &mut |_| {}).unwrap().head, Some((head.seq, head.hash)));
+    assert_eq!(verify_store(log.store(), &[], &mut |_| {}).unwrap().records, 201);
+    assert_eq!(verify_log_dir(&dir, &[], &mut |_| {}).unwrap().head, Some((head.seq, head.hash)));
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn a_torn_frame_at_the_tail_is_cut_reported_and_kept_aside() {
     let last = segments(&dir).pop().unwrap();
     let torn = [0xC3, 0x48, 0x4C, 0x52, 200, 0, 0, 0, 1, 2, 3];
     OpenOptions::new().append(true).open(&last).unwrap().write_all(&torn).unwrap();
-    assert!(verify_log_dir(&dir, &mut |_| {}).unwrap_err().what.contains("incomplete"));
+    assert!(verify_log_dir(&dir, &[], &mut |_| {}).unwrap_err().what.contains("incomplete"));
 
     let (log, report) = reopen(&dir);
     let cut = report.torn_tail.expect("torn tail reported");
@@ -104,7 +104,7 @@ fn a_torn_frame_at_the_tail_is_cut_reported_and_kept_aside() {
     assert_eq!(cut.bytes_cut, torn.len() as u64);
     assert_eq!(log.head(), Some(head));
     assert_eq!(fs::read(dir.join("recovered/torn-at-seq-11.bin")).unwrap(), torn);
-    assert!(verify_log_dir(&dir, &mut |_| {}).is_ok());
+    assert!(verify_log_dir(&dir, &[], &mut |_| {}).is_ok());
 }
 
 #[test]
@@ -119,13 +119,13 @@ fn records_of_an_unfinished_batch_are_dropped() {
     append_batch(&mut log, 300, false);
     log.commit().unwrap();
     drop(log);
-    assert!(verify_log_dir(&dir, &mut |_| {}).unwrap_err().what.contains("inside a batch"));
+    assert!(verify_log_dir(&dir, &[], &mut |_| {}).unwrap_err().what.contains("inside a batch"));
 
     let (log, report) = reopen(&dir);
     let dropped = report.unfinished_batch.expect("unfinished batch reported");
     assert_eq!((dropped.first_seq, dropped.records_dropped), (Seq(6), 300));
     assert_eq!(log.head(), Some(acknowledged));
-    assert!(verify_log_dir(&dir, &mut |_| {}).is_ok());
+    assert!(verify_log_dir(&dir, &[], &mut |_| {}).is_ok());
     assert!(dir.join("recovered/unfinished-batch-from-seq-6.bin").exists());
 }
 
@@ -143,7 +143,7 @@ fn damage_before_the_tail_blocks_writes_and_names_the_seq() {
     let last = segments(&dir).pop().unwrap();
     let base: u64 = last.file_stem().unwrap().to_str().unwrap().parse().unwrap();
     flip_byte(&last, 32 + 40);
-    let err = verify_log_dir(&dir, &mut |_| {}).unwrap_err();
+    let err = verify_log_dir(&dir, &[], &mut |_| {}).unwrap_err();
     assert_eq!(err.seq, Seq(base));
 
     let (mut log, report) = reopen(&dir);
@@ -253,7 +253,7 @@ fn a_crash_at_any_byte_of_the_last_batch_leaves_the_acknowledged_prefix() {
         fs::write(dir.join(index_path.file_name().unwrap()), &index_before).unwrap();
         let (log, _) = reopen(&dir);
         assert_eq!(log.head(), Some(acknowledged), "cut at byte {cut}");
-        assert!(verify_log_dir(&dir, &mut |_| {}).is_ok(), "cut at byte {cut}");
+        assert!(verify_log_dir(&dir, &[], &mut |_| {}).is_ok(), "cut at byte {cut}");
     }
 }
 
