@@ -119,6 +119,37 @@ pub fn verify_note<'a>(
     Err(NoteError::NotSignedBy(name.to_string()))
 }
 
+/// Where a ledger keeps its checkpoints: `DIR/checkpoints/latest` (the newest note) and
+/// `DIR/checkpoints/history.jsonl` (every one, `{"size", "note"}` per line). Checkpoints are
+/// signed only over durable records, which recovery never cuts, so no two are inconsistent;
+/// a lost or stale file is re-signed on open.
+pub struct CheckpointStore {
+    dir: std::path::PathBuf,
+}
+
+impl CheckpointStore {
+    pub fn new(dir: std::path::PathBuf) -> CheckpointStore {
+        CheckpointStore { dir }
+    }
+
+    pub fn latest(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.join("latest")).ok()
+    }
+
+    /// Stores `note` (of a tree of `size` records) as the latest, and in the history.
+    pub fn store(&self, size: u64, note: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join("latest.tmp");
+        std::fs::write(&tmp, note)?;
+        std::fs::rename(&tmp, self.dir.join("latest"))?;
+        let line = serde_json::json!({"size": size, "note": note}).to_string();
+        let mut history =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("history.jsonl"))?;
+        writeln!(history, "{line}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,36 +200,5 @@ mod tests {
         for bad in ["", "origin\n", "origin\n01\nAAAA\n", "origin\n-1\nAAAA\n", "origin\n5\nnot base64\n"] {
             assert!(Checkpoint::parse_body(bad).is_err(), "{bad:?}");
         }
-    }
-}
-
-/// Where a ledger keeps its checkpoints: `DIR/checkpoints/latest` (the newest note) and
-/// `DIR/checkpoints/history.jsonl` (every one, `{"size", "note"}` per line). Checkpoints are
-/// signed only over durable records, which recovery never cuts, so no two are inconsistent;
-/// a lost or stale file is re-signed on open.
-pub struct CheckpointStore {
-    dir: std::path::PathBuf,
-}
-
-impl CheckpointStore {
-    pub fn new(dir: std::path::PathBuf) -> CheckpointStore {
-        CheckpointStore { dir }
-    }
-
-    pub fn latest(&self) -> Option<String> {
-        std::fs::read_to_string(self.dir.join("latest")).ok()
-    }
-
-    /// Stores `note` (of a tree of `size` records) as the latest, and in the history.
-    pub fn store(&self, size: u64, note: &str) -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join("latest.tmp");
-        std::fs::write(&tmp, note)?;
-        std::fs::rename(&tmp, self.dir.join("latest"))?;
-        let line = serde_json::json!({"size": size, "note": note}).to_string();
-        let mut history =
-            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("history.jsonl"))?;
-        writeln!(history, "{line}")
     }
 }
