@@ -50,6 +50,29 @@ pub enum Command {
     Key,
     /// Print the latest signed checkpoint (C2SP tlog-checkpoint in the signed-note format).
     Checkpoint,
+    /// Print a proof bundle: a record (--seq) or an order's verdict and its evidence (--order)
+    /// proven against a signed checkpoint; or a consistency proof between two tree sizes.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["seq", "order", "consistency"])))]
+    Prove {
+        #[arg(long)]
+        seq: Option<u64>,
+        /// The tree size of the checkpoint to prove against [default: the latest].
+        #[arg(long, requires = "seq")]
+        size: Option<u64>,
+        #[arg(long)]
+        order: Option<chl_model::OrderId>,
+        /// OLD and NEW tree sizes.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        consistency: Option<Vec<u64>>,
+    },
+    /// Verify a proof bundle offline, trusting only the verifier key.
+    VerifyBundle {
+        /// The bundle file, or - for standard input.
+        file: PathBuf,
+        /// The ledger's verifier key, as chl key prints it.
+        #[arg(long)]
+        key: String,
+    },
     /// Show what the ledger holds: head, records by type, size on disk.
     Status {
         #[arg(long)]

@@ -8,7 +8,7 @@ use chl_log::OpenReport;
 use chl_model::Seq;
 use chl_model::event::OriginName;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The sample history that `chl demo` imports: a brand's channel over two years.
@@ -23,6 +23,43 @@ pub fn run(args: Args) -> Result<()> {
         Command::Export { from, to } => export(&data, from, to),
         Command::Verify { file: Some(file) } => verify_file(&file),
         Command::Verify { file: None } => verify(&data),
+        Command::Prove { seq, size, order, consistency } => {
+            let mut ledger = open(&data)?;
+            let doc = match (seq, order, consistency) {
+                (Some(seq), ..) => serde_json::to_value(ledger.prove_seq(Seq(seq), size)?)?,
+                (_, Some(order), _) => serde_json::to_value(ledger.prove_order(&order)?)?,
+                (_, _, Some(sizes)) => {
+                    let (old, new) = (sizes[0], sizes[1]);
+                    let hashes = ledger.log().consistency_proof(old, new)?;
+                    let encode = |h: &[u8; 32]| base64_encode(h);
+                    serde_json::json!({"old_size": old, "new_size": new, "hashes": hashes.iter().map(encode).collect::<Vec<_>>()})
+                }
+                _ => unreachable!("clap requires one of --seq, --order, --consistency"),
+            };
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
+        Command::VerifyBundle { file, key } => {
+            let key = chl_ledger::bundle::VerifierKey::parse(&key)?;
+            let mut text = String::new();
+            input_reader(&file)?
+                .0
+                .read_to_string(&mut text)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let report = chl_ledger::bundle::verify_bundle(&text, &key)
+                .map_err(|e| anyhow::anyhow!("bundle refused: {e}"))?;
+            let seqs: Vec<String> = report.records.iter().map(|s| s.to_string()).collect();
+            println!(
+                "bundle verified: checkpoint of {} at {} records signed by its key; records {} proven included{}",
+                report.checkpoint.origin,
+                report.checkpoint.size,
+                if seqs.is_empty() { "none".to_owned() } else { seqs.join(", ") },
+                report
+                    .verdict
+                    .map_or(String::new(), |v| format!("; verdict {v} rests only on proven records"))
+            );
+            Ok(())
+        }
         Command::Checkpoint => {
             let ledger = open(&data)?;
             match ledger.latest_checkpoint() {
@@ -488,4 +525,9 @@ fn channel(data: &Path, q: ChannelQuestion, json: bool) -> Result<()> {
         println!("  gained authorization: {}", list(&diff.gained_authorization));
     }
     Ok(())
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

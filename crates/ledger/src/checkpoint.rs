@@ -45,6 +45,12 @@ impl Checkpoint {
         format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root))
     }
 
+    /// The checkpoint a signed note carries (its signature not checked here).
+    pub fn of_note(note: &str) -> Result<Checkpoint, NoteError> {
+        let (body, _) = note.split_once("\n\n").ok_or(NoteError::NoSignatures)?;
+        Checkpoint::parse_body(&format!("{body}\n"))
+    }
+
     pub fn parse_body(text: &str) -> Result<Checkpoint, NoteError> {
         let bad = |why: &str| NoteError::MalformedBody(why.to_owned());
         let mut lines = text.split_inclusive('\n');
@@ -134,6 +140,15 @@ impl CheckpointStore {
 
     pub fn latest(&self) -> Option<String> {
         std::fs::read_to_string(self.dir.join("latest")).ok()
+    }
+
+    /// The checkpoint of a tree of exactly `size` records, from the history.
+    pub fn of_size(&self, size: u64) -> Option<String> {
+        let history = std::fs::read_to_string(self.dir.join("history.jsonl")).ok()?;
+        history.lines().rev().find_map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line).ok()?;
+            (entry["size"].as_u64() == Some(size)).then(|| entry["note"].as_str().map(str::to_owned))?
+        })
     }
 
     /// Stores `note` (of a tree of `size` records) as the latest, and in the history.

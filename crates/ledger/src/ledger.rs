@@ -1,6 +1,7 @@
 //! A ledger in a directory: created with its key and record 0, opened with recovery, written
 //! in all-or-nothing batches, read, exported and verified.
 
+use crate::bundle::{Bundle, BundledRecord};
 use crate::checkpoint::{Checkpoint, CheckpointStore, sign_note, verify_note};
 use crate::dir::{DirLock, LedgerDir};
 use crate::keys::{CheckpointKey, KeyError, verifier_string};
@@ -43,6 +44,8 @@ pub enum LedgerError {
     NoFoundingRecord,
     #[error("{0}: {1}")]
     Key(PathBuf, KeyError),
+    #[error("{0}")]
+    Proof(String),
 }
 
 /// A refused import: the line, and why.
@@ -527,6 +530,58 @@ impl Ledger {
     /// The latest signed checkpoint (signed-note text), if the ledger has one.
     pub fn latest_checkpoint(&self) -> Option<String> {
         self.checkpoints.latest()
+    }
+
+    /// The signed checkpoint of `size` records (default: the latest) and what it says.
+    pub fn checkpoint(&self, size: Option<u64>) -> Result<(String, Checkpoint), LedgerError> {
+        let note = match size {
+            Some(size) => self.checkpoints.of_size(size),
+            None => self.checkpoints.latest(),
+        };
+        let note = note.ok_or_else(|| {
+            LedgerError::Proof(match size {
+                Some(size) => format!("no checkpoint was signed at a tree of {size} records"),
+                None => "the ledger has no signed checkpoint (restored without its key)".into(),
+            })
+        })?;
+        let checkpoint = Checkpoint::of_note(&note)
+            .map_err(|e| LedgerError::Proof(format!("the stored checkpoint: {e}")))?;
+        Ok((note, checkpoint))
+    }
+
+    /// A bundle proving record `seq` against the checkpoint of `size` records (default: the
+    /// latest).
+    pub fn prove_seq(&self, seq: Seq, size: Option<u64>) -> Result<Bundle, LedgerError> {
+        let (note, checkpoint) = self.checkpoint(size)?;
+        let records = vec![self.bundled(seq, checkpoint.size)?];
+        Ok(Bundle { checkpoint: note, records, verdict: None })
+    }
+
+    /// A bundle of an order's verdict as of the latest checkpoint, with every record the
+    /// verdict rests on proven against it.
+    pub fn prove_order(&mut self, order: &OrderId) -> Result<Bundle, LedgerError> {
+        let (note, checkpoint) = self.checkpoint(None)?;
+        let verdict = self.check_order(order, Some(Seq(checkpoint.size - 1)))?;
+        let records = verdict
+            .evidence
+            .iter()
+            .map(|&seq| self.bundled(seq, checkpoint.size))
+            .collect::<Result<_, _>>()?;
+        let mut verdict_json = serde_json::to_value(&verdict).expect("a verdict is JSON");
+        verdict_json["order"] = serde_json::json!(order.as_str());
+        verdict_json["known_at_seq"] = serde_json::json!(checkpoint.size - 1);
+        Ok(Bundle { checkpoint: note, records, verdict: Some(verdict_json) })
+    }
+
+    fn bundled(&self, seq: Seq, size: u64) -> Result<BundledRecord, LedgerError> {
+        if seq.0 >= size {
+            return Err(LedgerError::Proof(format!(
+                "seq {seq} is not in the checkpoint's tree of {size} records"
+            )));
+        }
+        let bytes = self.log.record_bytes(seq)?;
+        let proof = self.log.inclusion_proof(seq, size)?;
+        Ok(BundledRecord::new(seq, &bytes, &proof))
     }
 
     /// The log (for proofs).

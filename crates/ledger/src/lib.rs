@@ -2,6 +2,7 @@
 //! sled, and the operations of the `chl` command line on them (init, import, export, verify).
 //! Also the group committer through which concurrent writers share fsyncs.
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod committer;
 pub mod dir;

@@ -174,6 +174,13 @@ impl<S: Storage> Log<S> {
         Ok(tree)
     }
 
+    /// The canonical bytes of record `seq`, checked against its stored hash.
+    pub fn record_bytes(&self, seq: Seq) -> Result<Vec<u8>, LogError> {
+        let mut frame = Vec::new();
+        self.store.read_frame(seq, &mut frame)?;
+        Ok(split_frame(&frame).0.to_vec())
+    }
+
     /// The Merkle leaf hash of record `seq`: SHA-256(0x00 || its canonical bytes).
     pub fn leaf_hash(&self, seq: Seq) -> Result<Hash, LogError> {
         let mut frame = Vec::new();

@@ -1,0 +1,160 @@
+//! Proof bundles (spec/cli.md): records with their inclusion proofs against one signed
+//! checkpoint, and optionally the verdict they support, checkable offline with the ledger's
+//! verifier key alone.
+
+use crate::checkpoint::{Checkpoint, NoteError, verify_note};
+use crate::keys::key_id;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chl_log::merkle::{Sha256Hasher, TreeHasher, verify_inclusion};
+use chl_model::codec::{decode_record, record_hash};
+use chl_model::event::{OriginName, PublicKey};
+use chl_model::{ExportedRecord, ImportedRecord, Seq};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// The signed note, as `chl checkpoint` prints it.
+    pub checkpoint: String,
+    pub records: Vec<BundledRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundledRecord {
+    pub seq: u64,
+    /// Base64 of the record's canonical bytes.
+    pub bytes: String,
+    /// The export form of the record.
+    pub record: serde_json::Value,
+    /// Base64 hashes of the inclusion proof (RFC 9162 §2.1.3).
+    pub inclusion: Vec<String>,
+}
+
+impl BundledRecord {
+    /// Bundles `bytes` (canonical, of record `seq`) with its proof.
+    pub fn new(seq: Seq, bytes: &[u8], inclusion: &[[u8; 32]]) -> BundledRecord {
+        let record = decode_record(bytes).expect("canonical bytes from the log decode");
+        let mut json = Vec::new();
+        ExportedRecord { record: &record, hash: record_hash(bytes) }
+            .write_json(&mut json)
+            .expect("in memory");
+        BundledRecord {
+            seq: seq.0,
+            bytes: BASE64.encode(bytes),
+            record: serde_json::from_slice(&json).expect("export form is JSON"),
+            inclusion: inclusion.iter().map(|h| BASE64.encode(h)).collect(),
+        }
+    }
+}
+
+/// A verifier key in signed-note form: `name+hex(key id)+base64(0x01 || public key)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierKey {
+    pub name: OriginName,
+    pub public_key: PublicKey,
+}
+
+impl VerifierKey {
+    pub fn parse(text: &str) -> Result<VerifierKey, BundleError> {
+        let bad = |why: &str| BundleError::Key(why.to_owned());
+        let mut parts = text.trim().splitn(3, '+');
+        let (Some(name), Some(id), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("expected name+keyid+key"));
+        };
+        let name = OriginName::parse(name).map_err(|_| bad("the key name is not a valid origin"))?;
+        let material = BASE64.decode(material).map_err(|_| bad("the key is not base64"))?;
+        let [0x01, key @ ..] = material.as_slice() else { return Err(bad("not an Ed25519 key")) };
+        let public_key = PublicKey(key.try_into().map_err(|_| bad("an Ed25519 key has 32 bytes"))?);
+        if format!("{:08x}", key_id(&name, &public_key)) != id {
+            return Err(bad("the key id does not match the key"));
+        }
+        Ok(VerifierKey { name, public_key })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("the bundle is not valid JSON of the bundle form: {0}")]
+    Form(String),
+    #[error("the verifier key: {0}")]
+    Key(String),
+    #[error("checkpoint: {0}")]
+    Checkpoint(NoteError),
+    #[error("checkpoint: it is of origin {0}, not of the key's {1}")]
+    Origin(String, String),
+    #[error("record {index} (seq {seq}): {what}")]
+    Record { index: usize, seq: u64, what: String },
+    #[error("verdict: {0}")]
+    Verdict(String),
+}
+
+/// What a verified bundle proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleReport {
+    pub checkpoint: Checkpoint,
+    pub records: Vec<u64>,
+    pub verdict: Option<String>,
+}
+
+/// Checks a bundle trusting only `key`: the checkpoint's signature, each record's bytes
+/// against its stated form and hash, each inclusion proof against the checkpoint's root, and
+/// that every record a verdict names as evidence is in the bundle. Never panics on input.
+pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, BundleError> {
+    let bundle: Bundle = serde_json::from_str(text).map_err(|e| BundleError::Form(e.to_string()))?;
+    let note_text =
+        verify_note(&bundle.checkpoint, &key.name, &key.public_key).map_err(BundleError::Checkpoint)?;
+    let checkpoint = Checkpoint::parse_body(note_text).map_err(BundleError::Checkpoint)?;
+    if checkpoint.origin != key.name.as_str() {
+        return Err(BundleError::Origin(checkpoint.origin, key.name.to_string()));
+    }
+    let mut seqs = Vec::new();
+    for (index, bundled) in bundle.records.iter().enumerate() {
+        let fail = |what: String| BundleError::Record { index, seq: bundled.seq, what };
+        let bytes = BASE64.decode(&bundled.bytes).map_err(|_| fail("bytes are not base64".into()))?;
+        let record = decode_record(&bytes).map_err(|e| fail(format!("bytes do not decode: {e}")))?;
+        if record.seq.0 != bundled.seq {
+            return Err(fail(format!("the bytes hold seq {}", record.seq)));
+        }
+        let stated = ImportedRecord::parse_json(&bundled.record.to_string())
+            .map_err(|e| fail(format!("the record form: {}: {}", e.field, e.message)))?;
+        if stated.record != record {
+            return Err(fail("the record form is not what the bytes decode to".into()));
+        }
+        if stated.claimed_hash != record_hash(&bytes) {
+            return Err(fail("the record's hash is not the BLAKE3 record hash of its bytes".into()));
+        }
+        let proof: Vec<Vec<u8>> = bundled
+            .inclusion
+            .iter()
+            .map(|h| BASE64.decode(h))
+            .collect::<Result<_, _>>()
+            .map_err(|_| fail("an inclusion hash is not base64".into()))?;
+        let leaf = Sha256Hasher::leaf(&bytes);
+        verify_inclusion::<Sha256Hasher>(bundled.seq, checkpoint.size, &leaf, &proof, &checkpoint.root)
+            .map_err(|e| fail(format!("inclusion proof: {e}")))?;
+        seqs.push(bundled.seq);
+    }
+    let verdict = match &bundle.verdict {
+        None => None,
+        Some(verdict) => {
+            let evidence = verdict["evidence"]
+                .as_array()
+                .ok_or_else(|| BundleError::Verdict("it has no evidence list".into()))?;
+            for seq in evidence {
+                let seq =
+                    seq.as_u64().ok_or_else(|| BundleError::Verdict("evidence seqs are numbers".into()))?;
+                if !seqs.contains(&seq) {
+                    return Err(BundleError::Verdict(format!(
+                        "evidence seq {seq} is not proven in the bundle"
+                    )));
+                }
+            }
+            Some(verdict["verdict"].as_str().unwrap_or("?").to_owned())
+        }
+    };
+    Ok(BundleReport { checkpoint, records: seqs, verdict })
+}
