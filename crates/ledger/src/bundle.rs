@@ -20,6 +20,16 @@ pub struct Bundle {
     pub records: Vec<BundledRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<serde_json::Value>,
+    /// The verdict signed by the ledger's key: a signed note whose text is the verdict's JSON
+    /// (keys sorted, no spaces) and a newline. The checkpoint proves the records; this proves
+    /// the answer drawn from them is the ledger's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict_note: Option<String>,
+}
+
+/// The text a verdict note signs.
+pub fn verdict_text(verdict: &serde_json::Value) -> String {
+    format!("{verdict}\n")
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +151,15 @@ pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, Bund
     let verdict = match &bundle.verdict {
         None => None,
         Some(verdict) => {
+            let note = bundle
+                .verdict_note
+                .as_deref()
+                .ok_or_else(|| BundleError::Verdict("it is not signed".into()))?;
+            let signed = verify_note(note, &key.name, &key.public_key)
+                .map_err(|e| BundleError::Verdict(format!("its signature: {e}")))?;
+            if signed != verdict_text(verdict) {
+                return Err(BundleError::Verdict("it is not the verdict the ledger signed".into()));
+            }
             let evidence = verdict["evidence"]
                 .as_array()
                 .ok_or_else(|| BundleError::Verdict("it has no evidence list".into()))?;

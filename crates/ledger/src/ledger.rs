@@ -554,7 +554,7 @@ impl Ledger {
     pub fn prove_seq(&self, seq: Seq, size: Option<u64>) -> Result<Bundle, LedgerError> {
         let (note, checkpoint) = self.checkpoint(size)?;
         let records = vec![self.bundled(seq, checkpoint.size)?];
-        Ok(Bundle { checkpoint: note, records, verdict: None })
+        Ok(Bundle { checkpoint: note, records, verdict: None, verdict_note: None })
     }
 
     /// A bundle of an order's verdict as of the latest checkpoint, with every record the
@@ -570,7 +570,18 @@ impl Ledger {
         let mut verdict_json = serde_json::to_value(&verdict).expect("a verdict is JSON");
         verdict_json["order"] = serde_json::json!(order.as_str());
         verdict_json["known_at_seq"] = serde_json::json!(checkpoint.size - 1);
-        Ok(Bundle { checkpoint: note, records, verdict: Some(verdict_json) })
+        let key = self.signer.as_ref().ok_or_else(|| {
+            LedgerError::Proof(
+                "the ledger has no signer key (restored without it) to sign the verdict".into(),
+            )
+        })?;
+        let verdict_note = sign_note(&crate::bundle::verdict_text(&verdict_json), key);
+        Ok(Bundle {
+            checkpoint: note,
+            records,
+            verdict: Some(verdict_json),
+            verdict_note: Some(verdict_note),
+        })
     }
 
     fn bundled(&self, seq: Seq, size: u64) -> Result<BundledRecord, LedgerError> {
