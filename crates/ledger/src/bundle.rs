@@ -38,8 +38,8 @@ pub struct BundledRecord {
     pub seq: u64,
     /// Base64 of the record's canonical bytes.
     pub bytes: String,
-    /// The export form of the record.
-    pub record: serde_json::Value,
+    /// The export form of the record (kept as written, parsed once when checked).
+    pub record: Box<serde_json::value::RawValue>,
     /// Base64 hashes of the inclusion proof (RFC 9162 §2.1.3).
     pub inclusion: Vec<String>,
 }
@@ -55,7 +55,8 @@ impl BundledRecord {
         BundledRecord {
             seq: seq.0,
             bytes: BASE64.encode(bytes),
-            record: serde_json::from_slice(&json).expect("export form is JSON"),
+            record: serde_json::value::RawValue::from_string(String::from_utf8(json).expect("JSON is UTF-8"))
+                .expect("export form is JSON"),
             inclusion: inclusion.iter().map(|h| BASE64.encode(h)).collect(),
         }
     }
@@ -122,6 +123,7 @@ pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, Bund
         return Err(BundleError::Origin(checkpoint.origin, key.name.to_string()));
     }
     let mut seqs = Vec::new();
+    let mut rendered = Vec::with_capacity(512);
     for (index, bundled) in bundle.records.iter().enumerate() {
         let fail = |what: String| BundleError::Record { index, seq: bundled.seq, what };
         let bytes = BASE64.decode(&bundled.bytes).map_err(|_| fail("bytes are not base64".into()))?;
@@ -129,13 +131,21 @@ pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, Bund
         if record.seq.0 != bundled.seq {
             return Err(fail(format!("the bytes hold seq {}", record.seq)));
         }
-        let stated = ImportedRecord::parse_json(&bundled.record.to_string())
-            .map_err(|e| fail(format!("the record form: {}: {}", e.field, e.message)))?;
-        if stated.record != record {
-            return Err(fail("the record form is not what the bytes decode to".into()));
-        }
-        if stated.claimed_hash != record_hash(&bytes) {
-            return Err(fail("the record's hash is not the BLAKE3 record hash of its bytes".into()));
+        let hash = record_hash(&bytes);
+        // Fast path: the stated form is exactly the canonical export line of the bytes (as
+        // chl writes it). Otherwise parse it and compare fields, to accept any spelling of the
+        // same record and to say precisely what differs.
+        rendered.clear();
+        ExportedRecord { record: &record, hash }.write_json(&mut rendered).expect("in memory");
+        if rendered != bundled.record.get().as_bytes() {
+            let stated = ImportedRecord::parse_json(bundled.record.get())
+                .map_err(|e| fail(format!("the record form: {}: {}", e.field, e.message)))?;
+            if stated.record != record {
+                return Err(fail("the record form is not what the bytes decode to".into()));
+            }
+            if stated.claimed_hash != hash {
+                return Err(fail("the record's hash is not the BLAKE3 record hash of its bytes".into()));
+            }
         }
         let proof: Vec<Vec<u8>> = bundled
             .inclusion
