@@ -26,8 +26,15 @@ pub fn run(args: Args) -> Result<()> {
         Command::Prove { seq, size, order, consistency } => {
             let mut ledger = open(&data)?;
             let doc = match (seq, order, consistency) {
-                (Some(seq), ..) => serde_json::to_value(ledger.prove_seq(Seq(seq), size)?)?,
-                (_, Some(order), _) => serde_json::to_value(ledger.prove_order(&order)?)?,
+                // Bundles print as built: each record's export line stays exactly as written.
+                (Some(seq), ..) => {
+                    println!("{}", serde_json::to_string_pretty(&ledger.prove_seq(Seq(seq), size)?)?);
+                    return Ok(());
+                }
+                (_, Some(order), _) => {
+                    println!("{}", serde_json::to_string_pretty(&ledger.prove_order(&order)?)?);
+                    return Ok(());
+                }
                 (_, _, Some(sizes)) => {
                     let (old, new) = (sizes[0], sizes[1]);
                     let hashes = ledger.log().consistency_proof(old, new)?;

@@ -161,6 +161,13 @@ pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, Bund
     let verdict = match &bundle.verdict {
         None => None,
         Some(verdict) => {
+            // A verdict speaks of what the ledger knew at its checkpoint, no later or earlier.
+            if verdict["known_at_seq"].as_u64() != checkpoint.size.checked_sub(1) {
+                return Err(BundleError::Verdict(format!(
+                    "it was drawn at another knowledge horizon than the checkpoint's (seq {})",
+                    checkpoint.size.saturating_sub(1)
+                )));
+            }
             let note = bundle
                 .verdict_note
                 .as_deref()

@@ -30,12 +30,13 @@ pub enum LedgerError {
     AlreadyExists(PathBuf),
     #[error("{0} holds no ledger (create one with chl init)")]
     NoLedger(PathBuf),
-    #[error("{context}: {source}")]
-    Io { context: String, source: io::Error },
+    // Not `source`: the message already holds the error, and a source would repeat it.
+    #[error("{context}: {error}")]
+    Io { context: String, error: io::Error },
     #[error(transparent)]
     Log(#[from] LogError),
-    #[error("the index in {path}: {source}")]
-    Index { path: PathBuf, source: sled::Error },
+    #[error("the index in {path}: {error}")]
+    Index { path: PathBuf, error: sled::Error },
     #[error("cannot generate a key: {0}")]
     Random(getrandom::Error),
     #[error("the ledger cannot be written: {0}")]
@@ -218,7 +219,7 @@ const RECORD_HEAD_MAX_BYTES: usize = 1 + 32 + 9 + 9 + 1;
 
 fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> LedgerError {
     let context = context.into();
-    move |source| LedgerError::Io { context, source }
+    move |error| LedgerError::Io { context, error }
 }
 
 impl Ledger {
@@ -352,8 +353,8 @@ impl Ledger {
             return Err(LedgerError::NoFoundingRecord);
         };
         let index_path = dir.index();
-        let meta =
-            Meta::open(&index_path).map_err(|source| LedgerError::Index { path: index_path, source })?;
+        let meta = Meta::open(&index_path)
+            .map_err(|source| LedgerError::Index { path: index_path, error: source })?;
         let snapshot_dir = snapshots::dir_of(dir.root());
         let signer = load_signer(&dir, &created.origin, &created.public_key)?;
         let checkpoints = CheckpointStore::new(dir.root().join("checkpoints"));
@@ -395,7 +396,7 @@ impl Ledger {
     /// Brings the derived index up to the log's head, rebuilding it when it belongs to
     /// another ledger or runs ahead of the log (recovery cut records it had seen).
     fn catch_up_index(&mut self, founding_hash: Digest) -> Result<(), LedgerError> {
-        let index_err = |source| LedgerError::Index { path: self.dir.index(), source };
+        let index_err = |source| LedgerError::Index { path: self.dir.index(), error: source };
         let head = self.log.head().map(|h| h.seq);
         let mut upto = self.meta.indexed_upto().map_err(index_err)?;
         let same_ledger = self.meta.founding_hash().map_err(index_err)? == Some(founding_hash);
@@ -452,7 +453,7 @@ impl Ledger {
 
     /// Records held, by event type, from the index.
     pub fn counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
-        self.meta.counts().map_err(|source| LedgerError::Index { path: self.dir.index(), source })
+        self.meta.counts().map_err(|source| LedgerError::Index { path: self.dir.index(), error: source })
     }
 
     /// Log and index bytes on disk.
@@ -618,7 +619,7 @@ impl Ledger {
     /// and the state (replayed from record 0, ignoring snapshots), then writes a snapshot.
     pub fn rebuild(&mut self) -> Result<RebuildReport, LedgerError> {
         let started = std::time::Instant::now();
-        let index_err = |source| LedgerError::Index { path: self.dir.index(), source };
+        let index_err = |source| LedgerError::Index { path: self.dir.index(), error: source };
         self.meta.clear().map_err(index_err)?;
         let (_, founding_hash) = self.log.read(Seq::ZERO)?;
         self.catch_up_index(founding_hash)?;
@@ -961,7 +962,7 @@ impl Ledger {
             }
         })?;
         if let Some(e) = failure {
-            return Err(LedgerError::Io { context: "write the export".into(), source: e });
+            return Err(LedgerError::Io { context: "write the export".into(), error: e });
         }
         out.flush().map_err(io_context("write the export"))?;
         Ok(written)

@@ -342,9 +342,11 @@ fn example() -> Example {
     Example { key, bytes, leaves, inclusion, consistency, note_3, note_5, bundle }
 }
 
-/// The bundle as `chl prove --seq 2` prints it.
+/// The bundle as `chl prove --seq 2` prints it (src/commands.rs: through a JSON value, so
+/// with the keys of every object sorted, pretty, then a newline).
 fn bundle_text(example: &Example) -> String {
-    format!("{}\n", serde_json::to_string_pretty(&example.bundle).unwrap())
+    let value = serde_json::to_value(&example.bundle).unwrap();
+    format!("{}\n", serde_json::to_string_pretty(&value).unwrap())
 }
 
 /// The consistency proof as `chl prove --consistency 3 5` prints it.
@@ -510,7 +512,7 @@ fn audit_record(bundled: &Value) -> Result<Vec<u8>, String> {
     if bundled["seq"] != head[1].1 {
         return Err("step 3: the bundle's seq is not the one the bytes hold".into());
     }
-    if record["hash"] != Value::from(hex(&audit_record_hash(&bytes))) {
+    if record["hash"] != hex(&audit_record_hash(&bytes)) {
         return Err("step 3: the record's hash is not the BLAKE3 record hash of its bytes".into());
     }
     Ok(bytes)
@@ -855,30 +857,345 @@ fn trace_consistency(example: &Example) -> String {
 
 // ---- the tests --------------------------------------------------------------------------------
 
+const SAMPLE: &str = include_str!("../../../replay/samples/acme-channel.jsonl");
+
+/// The fixture files and what the example makes of each.
+fn fixtures(example: &Example) -> Vec<(&'static str, String)> {
+    vec![
+        ("verifier.vkey", format!("{}\n", verifier_string(example.key.name(), &example.key.public_key()))),
+        ("checkpoint-3.note", example.note_3.clone()),
+        ("checkpoint-5.note", example.note_5.clone()),
+        ("consistency-3-5.json", consistency_text(example)),
+        ("bundle-seq-2.json", bundle_text(example)),
+    ]
+}
+
 #[test]
-fn dump() {
-    let e = example();
-    println!("SIGNER {}", signer_string());
-    println!("VKEY {}", verifier_string(e.key.name(), &e.key.public_key()));
-    println!("KEY_BLOCK\n{}\n", key_block(&e));
-    for (i, r) in records().iter().enumerate() {
-        println!("hash {i} {}", record_hash(&encode(r)));
+fn the_worked_example_has_the_pinned_numbers() {
+    let example = example();
+    assert_eq!(signer_string(), SIGNER_KEY);
+    assert_eq!(hex(&example.key.public_key().0), PUBLIC_KEY_HEX, "RFC 8032 TEST 1: seed -> public key");
+    assert_eq!(verifier_string(example.key.name(), &example.key.public_key()), VKEY);
+    assert_eq!(example.key.to_signer_string(), SIGNER_KEY);
+    assert_eq!(key_block(&example), KEY_BLOCK);
+
+    let records = records();
+    for (seq, record) in records.iter().enumerate() {
+        assert_eq!(record_hash(&encode(record)).to_string(), RECORD_HASHES[seq], "hash of seq {seq}");
+        assert_eq!(hex(&audit_record_hash(&example.bytes[seq])), RECORD_HASHES[seq], "BLAKE3 directly");
+        let prev = if seq == 0 { "0".repeat(64) } else { RECORD_HASHES[seq - 1].to_owned() };
+        assert_eq!(hex(&example.bytes[seq][1..33]), prev, "bytes 1..33 of seq {seq} are prev");
     }
-    println!("SEQ2 {}", hex(&e.bytes[2]));
-    println!("SEQ2 export {}", export_line(&records()[2]));
-    println!("SEQ4 {}", hex(&e.bytes[4]));
-    println!("TREE\n{}\n", tree_block(&e));
-    for h in &e.inclusion {
-        println!("incl {}", hex(h));
+    assert_eq!(hex(&example.bytes[2]), SEQ2_BYTES);
+    assert_eq!(export_line(&records[2]), SEQ2_EXPORT);
+    assert_eq!(hex(&example.bytes[4]), SEQ4_BYTES);
+    assert_eq!(export_line(&records[4]), SEQ4_EXPORT);
+
+    assert_eq!(tree_block(&example), TREE_BLOCK);
+    for (seq, bytes) in example.bytes.iter().enumerate() {
+        assert_eq!(audit_leaf(bytes), example.leaves.0[seq], "leaf {seq} with SHA-256 directly");
     }
-    println!("INCL TRACE\n{}\n", trace_inclusion(&e));
-    for h in &e.consistency {
-        println!("cons {}", hex(h));
+    assert_eq!(BASE64.encode(root::<Sha256Hasher>(&example.leaves, 3)), ROOT_3_BASE64);
+    assert_eq!(BASE64.encode(root::<Sha256Hasher>(&example.leaves, 5)), ROOT_5_BASE64);
+    let pairs = |hashes: &[Hash]| -> Vec<(String, String)> {
+        hashes.iter().map(|h| (hex(h), BASE64.encode(h))).collect()
+    };
+    let owned = |pinned: &[(&str, &str)]| -> Vec<(String, String)> {
+        pinned.iter().map(|(h, b)| (h.to_string(), b.to_string())).collect()
+    };
+    assert_eq!(pairs(&example.inclusion), owned(&INCLUSION));
+    assert_eq!(pairs(&example.consistency), owned(&CONSISTENCY));
+    assert_eq!(trace_inclusion(&example), INCLUSION_TRACE);
+    assert_eq!(trace_consistency(&example), CONSISTENCY_TRACE);
+
+    assert_eq!(example.note_3, NOTE_3);
+    assert_eq!(example.note_5, NOTE_5);
+    assert_eq!(signature_block(&example), SIGNATURE_BLOCK);
+    assert_eq!(tamper_block(&example), TAMPER_BLOCK);
+}
+
+#[test]
+fn the_fixtures_are_the_worked_example() {
+    let example = example();
+    let bless = std::env::var_os("CHL_BLESS_VERIFICATION_FIXTURES").is_some();
+    for (name, expected) in fixtures(&example) {
+        if bless {
+            std::fs::write(fixture_path(name), &expected).unwrap();
+        }
+        assert_eq!(
+            fixture(name),
+            expected,
+            "tests/verification/{name} (CHL_BLESS_VERIFICATION_FIXTURES=1 rewrites it)"
+        );
     }
-    println!("CONS TRACE\n{}\n", trace_consistency(&e));
-    println!("NOTE3 {:?}\nNOTE5 {:?}", e.note_3, e.note_5);
-    println!("SIG\n{}\n", signature_block(&e));
-    println!("TAMPER\n{}\n", tamper_block(&e));
-    println!("{}", bundle_text(&e));
-    println!("{}", consistency_text(&e));
+}
+
+#[test]
+fn the_document_states_every_pinned_number() {
+    let doc = document();
+    let example = example();
+    let mut pinned: Vec<String> = vec![
+        ORIGIN,
+        SEED_HEX,
+        PUBLIC_KEY_HEX,
+        SIGNER_KEY,
+        VKEY,
+        KEY_BLOCK,
+        SEQ2_BYTES,
+        SEQ2_EXPORT,
+        SEQ4_BYTES,
+        SEQ4_EXPORT,
+        TREE_BLOCK,
+        ROOT_3_BASE64,
+        ROOT_5_BASE64,
+        INCLUSION_TRACE,
+        CONSISTENCY_TRACE,
+        NOTE_3,
+        NOTE_5,
+        SIGNATURE_BLOCK,
+        TAMPER_BLOCK,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    pinned.extend(RECORD_HASHES.iter().map(|h| h.to_string()));
+    for (hex, base64) in INCLUSION.iter().chain(&CONSISTENCY) {
+        pinned.extend([hex.to_string(), base64.to_string()]);
+    }
+    for (name, content) in fixtures(&example) {
+        assert!(
+            doc.contains(&content),
+            "docs/verification.md does not show tests/verification/{name}:\n{content}"
+        );
+        assert!(doc.contains(&format!("`{name}`")), "docs/verification.md does not name {name}");
+    }
+    let script = fixture("chl_verify.py");
+    assert!(
+        doc.contains(&script),
+        "docs/verification.md does not show tests/verification/chl_verify.py verbatim"
+    );
+    for value in pinned {
+        assert!(doc.contains(&value), "docs/verification.md does not state:\n{value}");
+    }
+    for seq in [2, 4] {
+        let stated = format!("Its canonical bytes ({} bytes)", example.bytes[seq].len());
+        assert!(doc.contains(&stated), "docs/verification.md does not state {stated:?} of seq {seq}");
+    }
+    let text_len = example.note_5.split_once("\n\n").unwrap().0.len() + 1;
+    assert!(doc.contains(&format!("over the {text_len} bytes of text")), "the length of the signed text");
+}
+
+#[test]
+fn the_library_accepts_the_worked_example() {
+    let example = example();
+    let key = VerifierKey::parse(VKEY).unwrap();
+    let report = verify_bundle(&fixture("bundle-seq-2.json"), &key).unwrap();
+    assert_eq!(
+        (report.checkpoint.origin.as_str(), report.checkpoint.size, report.records),
+        (ORIGIN, 5, vec![2])
+    );
+    assert_eq!(report.verdict, None);
+    let name = OriginName::parse(ORIGIN).unwrap();
+    for (note, size) in [(&example.note_3, 3), (&example.note_5, 5)] {
+        let text = verify_note(note, &name, &public_key()).unwrap();
+        let checkpoint = Checkpoint::parse_body(text).unwrap();
+        assert_eq!((checkpoint.size, checkpoint.root), (size, root::<Sha256Hasher>(&example.leaves, size)));
+    }
+    let (root3, root5) = (root::<Sha256Hasher>(&example.leaves, 3), root::<Sha256Hasher>(&example.leaves, 5));
+    verify_inclusion::<Sha256Hasher>(2, 5, &example.leaves.0[2], &example.inclusion, &root5).unwrap();
+    verify_consistency::<Sha256Hasher>(3, 5, &root3, &root5, &example.consistency).unwrap();
+    // Record 0 names the key: the ledger committed to it in its first record.
+    let record0: Value = serde_json::from_str(&export_line(&records()[0])).unwrap();
+    assert_eq!(record0["data"]["origin"], ORIGIN);
+    assert_eq!(record0["data"]["public_key"], BASE64.encode(public_key().0));
+    assert_eq!(format!("{ORIGIN}+3a8b5f70+{}", BASE64.encode([&[1u8][..], &public_key().0].concat())), VKEY);
+}
+
+#[test]
+fn the_procedures_of_the_document_accept_the_worked_example() {
+    let key = audit_vkey(&fixture("verifier.vkey")).unwrap();
+    assert_eq!((key.0.as_str(), hex(&key.1)), (ORIGIN, "3a8b5f70".to_owned()));
+    assert_eq!(audit_bundle(&fixture("bundle-seq-2.json"), VKEY), Ok((5, vec![2])));
+    let (old_size, old_root) = audit_checkpoint(&fixture("checkpoint-3.note"), &key).unwrap();
+    let (new_size, new_root) = audit_checkpoint(&fixture("checkpoint-5.note"), &key).unwrap();
+    let proof: Value = serde_json::from_str(&fixture("consistency-3-5.json")).unwrap();
+    assert_eq!((proof["old_size"].as_u64(), proof["new_size"].as_u64()), (Some(old_size), Some(new_size)));
+    let hashes = hashes_of(&proof["hashes"]).unwrap();
+    audit_consistency(old_size, new_size, &old_root, &new_root, &hashes, &mut Vec::new()).unwrap();
+
+    // Step 1 catches a changed key id, step 2 a key of the same name that did not sign.
+    assert_eq!(
+        audit_vkey(&VKEY.replace("+3a8b5f70+", "+3a8b5f71+")),
+        Err("step 1: the key id does not match the name and key".into())
+    );
+    let other = CheckpointKey::parse_signer_string(&{
+        // RFC 8032, section 7.1, TEST 2.
+        let seed = unhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed.clone().try_into().unwrap()).verifying_key();
+        let id = key_id(&OriginName::parse(ORIGIN).unwrap(), &PublicKey(public.to_bytes()));
+        format!("PRIVATE+KEY+{ORIGIN}+{id:08x}+{}", BASE64.encode([&[1u8][..], &seed].concat()))
+    })
+    .unwrap();
+    let other_vkey = verifier_string(other.name(), &other.public_key());
+    assert_eq!(
+        audit_bundle(&fixture("bundle-seq-2.json"), &other_vkey),
+        Err("step 2: the note has no signature by this key".into())
+    );
+    assert!(matches!(
+        verify_bundle(&fixture("bundle-seq-2.json"), &VerifierKey::parse(&other_vkey).unwrap()),
+        Err(chl_ledger::bundle::BundleError::Checkpoint(_))
+    ));
+
+    // A changed consistency proof, or one between the wrong roots, fails step 5.
+    let mut bad = hashes.clone();
+    bad[2][0] ^= 0x01;
+    let (root3, root5) = (old_root, new_root);
+    assert_eq!(
+        audit_consistency(3, 5, &root3, &root5, &bad, &mut Vec::new()),
+        Err("step 5: the proof does not lead to both roots".into())
+    );
+    assert!(verify_consistency::<Sha256Hasher>(3, 5, &root3, &root5, &bad).is_err());
+    let root4 = root::<Sha256Hasher>(&example().leaves, 4);
+    assert!(audit_consistency(3, 5, &root3, &root4, &hashes, &mut Vec::new()).is_err());
+    assert!(audit_consistency(3, 5, &root3, &root5, &hashes[..3], &mut Vec::new()).is_err());
+}
+
+#[test]
+fn each_changed_byte_fails_where_the_document_says() {
+    // The pinned TAMPER_BLOCK states each outcome; here, that none of them is accepted by
+    // either verifier and that the library and the procedures fail on the same part.
+    let example = example();
+    let cases = tampered(&example);
+    assert_eq!(cases.len(), 7);
+    for (what, text, library, step) in &cases {
+        let part = if library.starts_with("checkpoint:") {
+            "step 2"
+        } else if library.contains("inclusion proof") {
+            "step 4"
+        } else {
+            "step 3"
+        };
+        assert!(step.starts_with(part), "{what}: {library} / {step}");
+        assert!(verify_bundle(text, &VerifierKey::parse(VKEY).unwrap()).is_err(), "{what}");
+    }
+}
+
+#[test]
+fn the_procedures_accept_what_a_real_ledger_proves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = OriginName::parse("audit.example").unwrap();
+    let mut ledger = Ledger::init(tmp.path(), origin, LedgerConfig::default()).unwrap();
+    let lines: Vec<&str> = SAMPLE.lines().collect();
+    ledger.import(lines[..20].join("\n").as_bytes(), &mut |_| {}).unwrap();
+    ledger.import(lines[20..].join("\n").as_bytes(), &mut |_| {}).unwrap();
+    let vkey = ledger.verifier_key();
+    let key = audit_vkey(&vkey).unwrap();
+
+    // chl prove --order: a verdict, signed, and every record of its evidence proven.
+    let order = chl_model::OrderId::parse("TB-20130602-0003").unwrap();
+    let bundle = serde_json::to_string_pretty(&ledger.prove_order(&order).unwrap()).unwrap();
+    let (size, proven) = audit_bundle(&bundle, &vkey).unwrap();
+    let report = verify_bundle(&bundle, &VerifierKey::parse(&vkey).unwrap()).unwrap();
+    assert_eq!((report.checkpoint.size, report.records), (size, proven.clone()));
+    assert!(proven.len() > 1, "{proven:?}");
+    let doc: Value = serde_json::from_str(&bundle).unwrap();
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut changed = doc.clone();
+        f(&mut changed);
+        audit_bundle(&changed.to_string(), &vkey).unwrap_err()
+    };
+    assert_eq!(
+        edit(&|b| b["verdict"]["verdict"] = Value::from("unauthorized")),
+        "step 6: the verdict is not the one the ledger signed"
+    );
+    assert_eq!(
+        edit(&|b| {
+            b["records"].as_array_mut().unwrap().pop();
+        }),
+        format!("step 6: evidence seq {} is not proven in the bundle", proven.last().unwrap())
+    );
+    assert_eq!(
+        edit(&|b| {
+            b.as_object_mut().unwrap().remove("verdict_note");
+        }),
+        "step 6: the verdict is not signed"
+    );
+
+    // chl prove --seq N --size M against an older checkpoint, and --consistency between them.
+    let (old_note, old) = ledger.checkpoint(Some(21)).unwrap();
+    let (new_note, new) = ledger.checkpoint(None).unwrap();
+    let bundle = serde_json::to_string(&ledger.prove_seq(Seq(7), Some(21)).unwrap()).unwrap();
+    assert_eq!(audit_bundle(&bundle, &vkey), Ok((21, vec![7])));
+    assert_eq!(audit_checkpoint(&old_note, &key), Ok((old.size, old.root)));
+    assert_eq!(audit_checkpoint(&new_note, &key), Ok((new.size, new.root)));
+    let proof = ledger.log().consistency_proof(old.size, new.size).unwrap();
+    let mut trace = Vec::new();
+    audit_consistency(old.size, new.size, &old.root, &new.root, &proof, &mut trace).unwrap();
+    for (old_size, new_size) in [(1, 41), (16, 41), (21, 21), (32, 33), (40, 41)] {
+        let proof = ledger.log().consistency_proof(old_size, new_size).unwrap();
+        let (a, b) = (ledger.log().tree_head(old_size).unwrap(), ledger.log().tree_head(new_size).unwrap());
+        audit_consistency(old_size, new_size, &a, &b, &proof, &mut Vec::new())
+            .unwrap_or_else(|e| panic!("{old_size} -> {new_size}: {e}"));
+    }
+    for (seq, size) in [(0, 1), (0, 41), (13, 41), (40, 41), (31, 32), (32, 33)] {
+        let proof = ledger.log().inclusion_proof(Seq(seq), size).unwrap();
+        let leaf = audit_leaf(&ledger.log().record_bytes(Seq(seq)).unwrap());
+        let head = ledger.log().tree_head(size).unwrap();
+        audit_inclusion(seq, size, leaf, &proof, &head, &mut Vec::new())
+            .unwrap_or_else(|e| panic!("{seq} in {size}: {e}"));
+    }
+}
+
+/// Runs the Python verifier of the document on the fixtures when python3 has the `blake3` and
+/// `cryptography` packages (nothing is installed here); otherwise says it was skipped.
+#[test]
+fn the_python_verifier_agrees_when_python_is_at_hand() {
+    let python = |args: &[&str]| std::process::Command::new("python3").args(args).output();
+    match python(&["-c", "import blake3, cryptography"]) {
+        Ok(out) if out.status.success() => {}
+        _ => {
+            eprintln!("skipped: python3 with the blake3 and cryptography packages is not available");
+            return;
+        }
+    }
+    let script = fixture_path("chl_verify.py");
+    let run = |args: &[&str]| {
+        let out = python(&[&[script.as_str()], args].concat()).unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (bundle, old, new, proof) = (
+        fixture_path("bundle-seq-2.json"),
+        fixture_path("checkpoint-3.note"),
+        fixture_path("checkpoint-5.note"),
+        fixture_path("consistency-3-5.json"),
+    );
+    let (code, out) = run(&["bundle", &bundle, VKEY]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("root {}", hex(&root::<Sha256Hasher>(&example().leaves, 5)))), "{out}");
+    let (code, out) = run(&["consistency", &old, &new, &proof, VKEY]);
+    assert_eq!((code, out.as_str()), (Some(0), "OK: the tree of 5 records extends the tree of 3\n"));
+    let (code, out) = run(&["consistency", &new, &old, &proof, VKEY]);
+    assert_eq!(code, Some(1), "{out}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    for (what, text, _, step) in tampered(&example()) {
+        let path = tmp.path().join("bundle.json");
+        std::fs::write(&path, &text).unwrap();
+        let (code, out) = run(&["bundle", path.to_str().unwrap(), VKEY]);
+        assert_eq!(code, Some(1), "{what}: {out}");
+        assert!(out.starts_with(&format!("REFUSED: {}", &step[..6])), "{what}: {out} / {step}");
+    }
+    // A verdict bundle of a real ledger.
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger =
+        Ledger::init(dir.path(), OriginName::parse("audit.example").unwrap(), LedgerConfig::default())
+            .unwrap();
+    ledger.import(SAMPLE.as_bytes(), &mut |_| {}).unwrap();
+    let order = chl_model::OrderId::parse("TB-20130602-0003").unwrap();
+    let path = tmp.path().join("order.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&ledger.prove_order(&order).unwrap()).unwrap())
+        .unwrap();
+    let (code, out) = run(&["bundle", path.to_str().unwrap(), &ledger.verifier_key()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("OK: the ledger signed the verdict authentic; its evidence is proven"), "{out}");
 }

@@ -149,7 +149,7 @@ impl<S: Storage> Log<S> {
     fn load_tree(&self, dir: &Path) -> Result<MerkleTree, LogError> {
         let size = self.store.record_count();
         let tree_err = |e: std::io::Error| {
-            LogError::Store(StoreError::Io { op: "read the Merkle tree", path: dir.to_owned(), source: e })
+            LogError::Store(StoreError::Io { op: "read the Merkle tree", path: dir.to_owned(), error: e })
         };
         if let Some(levels) = MerkleTree::load(dir, size).map_err(tree_err)? {
             let from = size & !((1u64 << STORED_FROM_LEVEL) - 1);

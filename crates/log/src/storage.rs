@@ -50,8 +50,8 @@ pub trait Storage: Send {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, source: io::Error },
+    #[error("{op} {path}: {error}")]
+    Io { op: &'static str, path: PathBuf, error: io::Error },
     #[error("{0}")]
     Damaged(Damage),
     #[error("seq {0} is not in the log (it holds {1} records)")]
@@ -161,7 +161,7 @@ impl Segment {
 }
 
 fn io_err<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> StoreError + 'p {
-    move |source| StoreError::Io { op, path: path.to_owned(), source }
+    move |error| StoreError::Io { op, path: path.to_owned(), error }
 }
 
 fn segment_paths(dir: &Path, base: u64) -> (PathBuf, PathBuf) {
