@@ -117,6 +117,11 @@ fn an_untouched_bundle_verifies_and_each_changed_part_is_named() {
             "verdict: it is not the verdict the ledger signed",
         ),
         (
+            "verdict horizon",
+            edited(&text, |b| b["verdict"]["known_at_seq"] = Value::from(30)),
+            "verdict: it was drawn at another knowledge horizon than the checkpoint's (seq 40)",
+        ),
+        (
             "verdict unsigned",
             edited(&text, |b| {
                 b.as_object_mut().unwrap().remove("verdict_note");
