@@ -291,13 +291,6 @@ impl<S: Storage> Log<S> {
         Ok(hash)
     }
 
-    /// Size of the canonical bytes `record` would have (for limits checked before appending).
-    pub fn encoded_len(record: &Record) -> usize {
-        let mut buf = Vec::new();
-        codec::encode_record(record, &mut buf);
-        buf.len()
-    }
-
     fn flush(&mut self) -> Result<(), LogError> {
         if self.pending_lens.is_empty() {
             return Ok(());

@@ -273,7 +273,7 @@ impl SegmentStore {
             // The active segment is re-read whole: it is where a crash can have left torn or
             // unfinished writes, and bounding segments bounds this cost.
             let old_offsets = std::mem::take(&mut self.segments[k].offsets);
-            let scanned = self.scan_segment(k, SEGMENT_HEADER_BYTES, 0, expected_seq, expected_prev)?;
+            let scanned = self.scan_segment(k, expected_seq, expected_prev)?;
             if self.segments[k].offsets != old_offsets {
                 report.rebuilt_indexes += 1;
             }
@@ -356,20 +356,14 @@ impl SegmentStore {
         }
     }
 
-    /// Scans segment `k` from `pos` (after `count` records already in its index), checking
-    /// each frame's hash, seq and chain link, and rebuilds the index from there.
-    fn scan_segment(
-        &mut self,
-        k: usize,
-        pos: u64,
-        count: u64,
-        expected_seq: u64,
-        mut prev: Digest,
-    ) -> Result<ScanEnd, StoreError> {
+    /// Scans segment `k` from its first frame, checking
+    /// each frame's hash, seq and chain link, and rebuilds its offset index.
+    fn scan_segment(&mut self, k: usize, expected_seq: u64, mut prev: Digest) -> Result<ScanEnd, StoreError> {
+        let pos = SEGMENT_HEADER_BYTES;
         let seg = &mut self.segments[k];
-        seg.offsets.truncate(count as usize);
-        seg.index_written = seg.index_written.min(count as usize);
-        let mut seq = seg.base + count;
+        seg.offsets.clear();
+        seg.index_written = 0;
+        let mut seq = seg.base;
         let header_problem = if seg.bytes < SEGMENT_HEADER_BYTES {
             Some("the segment file is shorter than its header")
         } else {

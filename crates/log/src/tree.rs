@@ -34,13 +34,6 @@ pub struct MerkleTree {
     written: Vec<usize>,
 }
 
-/// A position of the tree to come back to.
-#[derive(Debug, Clone)]
-pub struct TreeMark {
-    size: u64,
-    edge: Vec<(u32, Hash)>,
-}
-
 impl MerkleTree {
     /// An empty tree whose files go in `dir`.
     pub fn empty(dir: &Path) -> MerkleTree {
@@ -137,21 +130,6 @@ impl MerkleTree {
         self.levels.get(l)?.get((start >> level) as usize).copied()
     }
 
-    pub fn mark(&self) -> TreeMark {
-        TreeMark { size: self.size, edge: self.edge.clone() }
-    }
-
-    /// Takes the tree back to `mark`.
-    pub fn rollback_to(&mut self, mark: TreeMark) {
-        for (l, hashes) in self.levels.iter_mut().enumerate() {
-            let keep = (mark.size >> (l as u32 + STORED_FROM_LEVEL)) as usize;
-            hashes.truncate(keep);
-            self.written[l] = self.written[l].min(keep);
-        }
-        self.size = mark.size;
-        self.edge = mark.edge;
-    }
-
     /// Writes the stored levels' new hashes to their files (derived data: no fsync) and
     /// cuts files that run past the tree.
     pub fn persist(&mut self) -> io::Result<()> {
@@ -220,7 +198,7 @@ mod tests {
     }
 
     #[test]
-    fn rollback_and_reload_give_the_same_tree() {
+    fn a_persisted_tree_reloads_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let mut tree = MerkleTree::empty(dir.path());
         for i in 0..77 {
@@ -228,13 +206,6 @@ mod tests {
         }
         tree.persist().unwrap();
         let head = tree.root();
-        let mark = tree.mark();
-        for i in 77..300 {
-            tree.push_leaf(leaf(i));
-        }
-        tree.rollback_to(mark);
-        assert_eq!(tree.root(), head);
-        tree.persist().unwrap();
         let levels = MerkleTree::load(dir.path(), 77).unwrap().expect("files hold the levels");
         let tail: Vec<Hash> = (72..77).map(leaf).collect();
         let reloaded = MerkleTree::from_parts(dir.path(), 77, levels, &tail);
