@@ -37,6 +37,27 @@ impl Seq {
     }
 }
 
+impl schemars::JsonSchema for Seq {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Seq".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Seq").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Serialized as the bare number (`#[serde(transparent)]` over a u64).
+        schemars::json_schema!({
+            "type": "integer",
+            "format": "uint64",
+            "minimum": 0,
+            "description": "A record's position in the log: 0, 1, 2, ... without gaps (record 0 is \
+                ledger_created).",
+        })
+    }
+}
+
 impl fmt::Display for Seq {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

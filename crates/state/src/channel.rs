@@ -7,86 +7,131 @@ use crate::scope;
 use crate::state::State;
 use chl_model::event::{AgreementMode, Channel, HostPower};
 use chl_model::{AgreementId, BrandId, GrantId, PartyId, Region, Seq, Sku, StoreId, Text, Timestamp};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A brand's channel as it stood at `as_of`, as the ledger knew it after record
+/// `known_at_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ChannelView<'a> {
     pub brand: &'a BrandId,
+    /// The brand's name.
     pub name: &'a Text,
+    /// The time the view is of.
     pub as_of: Timestamp,
+    /// The last record the view takes into account.
     pub known_at_seq: Seq,
     pub owner: OwnerView<'a>,
+    /// Every appointment of a channel host for the brand known.
     pub hosts: Vec<HostView<'a>>,
+    /// Every grant of the brand known, with its status.
     pub grants: Vec<GrantView<'a>>,
-    /// Stores by tier, in the order of `Channel`.
+    /// Stores by tier (channel), each tier's stores by id: those of the brand owner, of every
+    /// grantee, and any with sales of the brand. A tier with no store is absent.
     pub stores: BTreeMap<Channel, Vec<StoreView<'a>>>,
+    /// Every agreement for the brand known, in the order recorded.
     pub agreements: Vec<AgreementView<'a>>,
     /// The window the sales totals cover: `[from, until)`.
     pub sales_window: SalesWindow,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A window of time, `[from, until)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SalesWindow {
     pub from: Timestamp,
     pub until: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The brand owner and its standing as a supplier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct OwnerView<'a> {
     pub party: &'a PartyId,
     /// `active`, `suspended`, `expelled`, or `not_admitted`.
+    #[schemars(extend("enum" = ["active", "suspended", "expelled", "not_admitted"]))]
     pub status: &'static str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where a host appointment, grant or agreement stood at the time of the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// In force.
     Active,
+    /// Not started yet (before `valid_from` or its effective time).
     NotYetValid,
+    /// Past its `valid_until`.
     Expired,
+    /// A grant revoked (itself or an ancestor) with effect at or before the time.
     Revoked,
+    /// A host appointment ended by a dismissal.
     Dismissed,
+    /// An agreement ended by a termination.
     Terminated,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A channel host's appointment for the brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct HostView<'a> {
     pub host: &'a PartyId,
+    /// What the host may do for the brand: a non-empty set.
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub powers: &'a [HostPower],
+    /// The start of the appointment's window (included).
     pub valid_from: Timestamp,
+    /// The end of the appointment's window (excluded).
     pub valid_until: Timestamp,
+    /// `active`, `not_yet_valid`, `expired` or `dismissed`.
     pub status: Status,
+    /// The seq of the record that appointed the host.
     pub seq: Seq,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A grant of the brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct GrantView<'a> {
     pub grant: &'a GrantId,
     pub grantor: &'a PartyId,
     pub grantee: &'a PartyId,
+    /// The grant this one sublicenses; null for a grant from the brand owner.
     pub parent: Option<&'a GrantId>,
+    /// The channels the grant covers: a non-empty set.
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub channels: &'a [Channel],
+    /// The regions covered, a non-empty set; null for every region.
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true))]
     pub regions: Option<&'a [Region]>,
     pub exclusive: bool,
+    /// Whether the grantee may issue grants under this one.
     pub sublicensable: bool,
+    /// The start of the grant's window (included).
     pub valid_from: Timestamp,
+    /// The end of the grant's window (excluded).
     pub valid_until: Timestamp,
+    /// `active`, `not_yet_valid`, `expired` or `revoked`.
     pub status: Status,
+    /// The seq of the record that issued the grant.
     pub seq: Seq,
     /// The revocation that ended it (its own or an ancestor's), if it counts.
     pub revoked_seq: Option<Seq>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A store of the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct StoreView<'a> {
     pub store: &'a StoreId,
     pub operator: &'a PartyId,
     pub name: &'a Text,
+    /// Where the store is; null if it did not say.
     pub region: Option<&'a Region>,
+    /// Opened and not closed at the time.
     pub open: bool,
+    /// Open, the brand owner active, and the store the owner's own or its operator holding a
+    /// grant chain valid for its channel and region and at least one of the brand's products.
     pub authorized: bool,
+    /// The seq of the record that opened the store.
     pub seq: Seq,
+    /// The store's sales of the brand in `sales_window`, as known.
     pub sales: SalesTotals,
 }
 
@@ -105,32 +150,73 @@ impl Serialize for Amounts {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// What `Amounts` serializes: an object from currency code to sum. The codes come from sales'
+/// `Currency` values, so they always have its form (`???`, the fallback for bytes that are not
+/// UTF-8, cannot occur).
+impl JsonSchema for Amounts {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Amounts".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Amounts").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Sums in minor units (fen for CNY) by ISO 4217 currency code, e.g. \
+                {\"CNY\": 12345}. Only currencies with sales appear; no sales is {}.",
+            "patternProperties": {
+                "^[A-Z]{3}$": {
+                    "type": "integer",
+                    "format": "int64",
+                },
+            },
+            "additionalProperties": false,
+        })
+    }
+}
+
+/// Sales of the brand in a store in a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SalesTotals {
+    /// Sales (orders) recorded.
     pub orders: u64,
+    /// Items sold.
     pub quantity: u64,
     /// Minor units by currency.
     pub amount: Amounts,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An agreement for the brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct AgreementView<'a> {
     pub agreement: &'a AgreementId,
     pub supplier: &'a PartyId,
     pub distributor: &'a PartyId,
     pub mode: AgreementMode,
+    /// `active`, `not_yet_valid`, `expired` or `terminated`.
     pub status: Status,
+    /// The seq of the record that signed the agreement.
     pub seq: Seq,
 }
 
 /// What changed in a brand's channel between two views.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ChannelDiff {
+    /// The time of the earlier view.
     pub from: Option<Timestamp>,
+    /// The time of the later view.
     pub to: Option<Timestamp>,
+    /// Stores open in the later view that were not (unknown, not opened yet, or closed) in the
+    /// earlier one.
     pub joined: Vec<StoreId>,
+    /// Stores open in the earlier view and closed in the later one.
     pub left: Vec<StoreId>,
+    /// Stores authorized in the earlier view and not in the later one.
     pub lost_authorization: Vec<StoreId>,
+    /// Stores authorized in the later view and not in the earlier one.
     pub gained_authorization: Vec<StoreId>,
 }
 

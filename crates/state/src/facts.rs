@@ -214,21 +214,34 @@ pub struct SalesSeries {
 }
 
 impl SalesSeries {
+    /// Adds a sale. Costs the entries after it (none for a sale later than every other),
+    /// never the whole series: a store's sales can run to millions.
     pub fn insert(&mut self, entry: SaleEntry) {
         let at = self.entries.partition_point(|e| e.stamp <= entry.stamp);
+        let (seq, currency) = (entry.stamp.seq, entry.currency);
+        self.one_currency = match self.entries.is_empty() {
+            true => Some(currency),
+            false => self.one_currency.filter(|c| *c == currency),
+        };
+        self.min_seq = Some(self.min_seq.map_or(seq, |m| m.min(seq)));
+        self.max_seq = Some(self.max_seq.map_or(seq, |m| m.max(seq)));
         self.entries.insert(at, entry);
-        self.reindex_from(at);
+        self.rerun_totals_from(at);
     }
 
     /// Removes the entry of record `seq` (an undo).
     pub fn remove(&mut self, seq: Seq) {
         if let Some(at) = self.entries.iter().position(|e| e.stamp.seq == seq) {
             self.entries.remove(at);
-            self.reindex_from(at);
+            self.rerun_totals_from(at);
+            self.min_seq = self.entries.iter().map(|e| e.stamp.seq).min();
+            self.max_seq = self.entries.iter().map(|e| e.stamp.seq).max();
+            let first = self.entries.first().map(|e| e.currency);
+            self.one_currency = first.filter(|c| self.entries.iter().all(|e| e.currency == *c));
         }
     }
 
-    fn reindex_from(&mut self, at: usize) {
+    fn rerun_totals_from(&mut self, at: usize) {
         self.running.truncate(at);
         let mut sum = at.checked_sub(1).map(|i| self.running[i]).unwrap_or_default();
         for e in &self.entries[at..] {
@@ -237,10 +250,6 @@ impl SalesSeries {
             sum.amount = sum.amount.saturating_add(e.amount);
             self.running.push(sum);
         }
-        self.min_seq = self.entries.iter().map(|e| e.stamp.seq).min();
-        self.max_seq = self.entries.iter().map(|e| e.stamp.seq).max();
-        let first = self.entries.first().map(|e| e.currency);
-        self.one_currency = first.filter(|c| self.entries.iter().all(|e| e.currency == *c));
     }
 
     /// Orders, items and amount by currency of the sales with effective time in

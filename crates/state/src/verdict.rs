@@ -9,65 +9,106 @@ use crate::facts::*;
 use crate::scope;
 use crate::state::State;
 use chl_model::{AgreementId, GrantId, Money, OrderId, Region, Seq, Sku, StoreId, Timestamp};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// The verdict of an authenticity check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictKind {
+    /// A grant chain from the brand owner authorizes the seller, and an agreement shows where the
+    /// goods came from (or the store is the brand owner's own).
     Authentic,
+    /// A grant chain authorizes the seller, but no agreement covers the goods' source.
     UnverifiedSource,
+    /// No grant chain authorizes the seller, or the brand owner or the store is not in good
+    /// standing; `reasons` says why.
     Unauthorized,
+    /// The order is not known as of the seq asked about.
     UnknownOrder,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Why a seller was not authorized. When no grant chain holds, the failures of every chain
+/// tried; when one holds, only the brand owner's and the store's standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
+    /// The brand owner was not an active supplier then (never admitted, suspended or expelled).
     BrandOwnerInactive,
+    /// The store was not open then (closed, or not opened yet).
     StoreClosed,
+    /// The store's operator holds no grant of the brand.
     NoGrant,
+    /// A grant of the chain had not started yet (before its `valid_from` or its effective time).
     GrantNotYetValid,
+    /// A grant of the chain had expired (at or after its `valid_until`).
     GrantExpired,
+    /// A grant of the chain had been revoked with effect at or before then.
     GrantRevoked,
+    /// A grant of the chain does not cover the sku (by sku or category).
     OutOfScopeSku,
+    /// A grant of the chain does not cover the store's channel.
     OutOfScopeChannel,
+    /// A grant of the chain does not cover the sale's (or else the store's) region.
     OutOfScopeRegion,
+    /// The chain does not lead to the brand owner: a parent grant unknown, a parent that may not
+    /// be sublicensed, or a root grant not issued by the brand owner.
     ChainBroken,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Something worth knowing about an answer that does not change its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Warning {
+    /// The sale's unit price is below the product's price floor (in the same currency).
     PriceBelowFloor,
+    /// A grant relied on was recorded after the sale.
     GrantRecordedAfterSale,
+    /// A grant relied on was revoked later, with effect after the time judged.
     RevokedLater,
+    /// The order was refunded.
     Refunded,
+    /// The order was disputed.
     Disputed,
 }
 
 /// One grant of the chain the verdict names, root first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ChainLink {
     pub grant: GrantId,
+    /// The seq of the record that issued the grant.
     pub seq: Seq,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The agreement the goods were sourced through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct AgreementRef {
     pub agreement: AgreementId,
+    /// The seq of the record that signed the agreement.
     pub seq: Seq,
 }
 
-/// The answer to "was this sale authentic?".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The answer to "was this sale authentic?" (or "may this store sell this sku then?").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Verdict {
     pub verdict: VerdictKind,
+    /// Why the seller was not authorized: distinct, in a fixed order; empty unless the verdict
+    /// is `unauthorized`.
+    #[schemars(extend("uniqueItems" = true))]
     pub reasons: Vec<Reason>,
+    /// Distinct, in a fixed order.
+    #[schemars(extend("uniqueItems" = true))]
     pub warnings: Vec<Warning>,
+    /// The grant chain relied on (or, when none holds, the one that came closest), root first;
+    /// empty for the brand owner's own store, when the operator holds no grant, and for an
+    /// unknown order.
     pub grant_chain: Vec<ChainLink>,
+    /// The agreement the goods were sourced through, if one covers them; always present, null
+    /// when none does.
     pub agreement: Option<AgreementRef>,
     /// Seqs of every record the verdict rests on, ascending.
+    #[schemars(extend("uniqueItems" = true))]
     pub evidence: Vec<Seq>,
 }
 
