@@ -4,13 +4,19 @@
 //! group, checks and stages each batch in turn (a refused batch is rolled back alone), makes
 //! the group durable with one commit, and only then answers every caller. The queue is
 //! bounded, so a flood of writers waits instead of growing memory.
+//!
+//! The ledger sits behind a `RwLock` so that readers (the HTTP API's verdicts, proofs and
+//! records) share it with the writer. The writer holds the write lock for one group, staging
+//! and commit together; readers wait at most that long, and never see a record that is not
+//! yet durable (they read up to the durable head).
 
 use crate::ledger::{Ledger, StageError, Staged};
 use chl_model::{Digest, Refusal, Seq, Submission};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct CommitterConfig {
@@ -71,8 +77,23 @@ struct Request {
 
 pub struct Committer {
     queue: Option<SyncSender<Request>>,
-    writer: Option<JoinHandle<Ledger>>,
+    writer: Option<JoinHandle<()>>,
+    ledger: Arc<RwLock<Ledger>>,
     stats: Arc<CommitStats>,
+}
+
+/// Told of every group the writer made durable, on the writer thread, with the write lock
+/// still held (so keep it short): for live tails and metrics.
+pub trait CommitObserver: Send + Sync + 'static {
+    /// `ledger` now holds the group durably; `records` were appended by `batches` batches,
+    /// and the group took `elapsed` from staging its first batch to the end of its commit.
+    fn committed(&self, ledger: &Ledger, records: usize, batches: usize, elapsed: Duration);
+}
+
+struct NoObserver;
+
+impl CommitObserver for NoObserver {
+    fn committed(&self, _: &Ledger, _: usize, _: usize, _: Duration) {}
 }
 
 /// Counters of the writer thread, for metrics and tests.
@@ -91,14 +112,30 @@ pub struct CommitStats {
 impl Committer {
     /// Moves the ledger onto its writer thread.
     pub fn start(ledger: Ledger, config: CommitterConfig) -> Committer {
+        Committer::start_shared(Arc::new(RwLock::new(ledger)), config, Arc::new(NoObserver))
+    }
+
+    /// Starts the writer thread on a ledger that readers share; `observer` hears of every
+    /// durable group.
+    pub fn start_shared(
+        ledger: Arc<RwLock<Ledger>>,
+        config: CommitterConfig,
+        observer: Arc<dyn CommitObserver>,
+    ) -> Committer {
         let (queue, requests) = mpsc::sync_channel(config.queue_depth);
         let stats = Arc::new(CommitStats::default());
         let writer_stats = Arc::clone(&stats);
+        let writer_ledger = Arc::clone(&ledger);
         let writer = std::thread::Builder::new()
             .name("chl-writer".into())
-            .spawn(move || write_loop(ledger, requests, config, &writer_stats))
+            .spawn(move || write_loop(&writer_ledger, requests, config, &writer_stats, &*observer))
             .expect("spawn the writer thread");
-        Committer { queue: Some(queue), writer: Some(writer), stats }
+        Committer { queue: Some(queue), writer: Some(writer), ledger, stats }
+    }
+
+    /// The ledger, shared with the writer: take the read lock to answer questions.
+    pub fn ledger(&self) -> &Arc<RwLock<Ledger>> {
+        &self.ledger
     }
 
     pub fn stats(&self) -> &CommitStats {
@@ -127,10 +164,14 @@ impl Committer {
         rx.recv().unwrap_or(Err(BatchError::Closed))
     }
 
-    /// Lets the queue drain, stops the writer and hands the ledger back.
-    pub fn shutdown(mut self) -> Ledger {
+    /// Lets the queue drain and stops the writer. Returns the ledger if no reader still
+    /// shares it.
+    pub fn shutdown(mut self) -> Option<Ledger> {
         self.queue.take();
-        self.writer.take().expect("writer").join().expect("the writer thread panicked")
+        self.writer.take().expect("writer").join().expect("the writer thread panicked");
+        let ledger = Arc::clone(&self.ledger);
+        drop(self);
+        Arc::try_unwrap(ledger).ok().map(|lock| lock.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -144,12 +185,35 @@ impl Drop for Committer {
 }
 
 fn write_loop(
-    mut ledger: Ledger,
+    shared: &RwLock<Ledger>,
     requests: Receiver<Request>,
     config: CommitterConfig,
     stats: &CommitStats,
-) -> Ledger {
-    while let Ok(first) = requests.recv() {
+    observer: &dyn CommitObserver,
+) {
+    // When the checkpoint and index are next due (`Ledger::upkeep_due`): with no group to
+    // commit by then, the writer brings them up to date itself, so that a quiet ledger's
+    // latest checkpoint covers every durable record.
+    let mut upkeep_due = shared.read().ok().and_then(|ledger| ledger.upkeep_due());
+    loop {
+        let first = match upkeep_due {
+            None => match requests.recv() {
+                Ok(first) => first,
+                Err(_) => break,
+            },
+            Some(wait) => match requests.recv_timeout(wait.max(Duration::from_millis(1))) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => {
+                    let Ok(mut ledger) = shared.write() else { return };
+                    // A failure here is retried at the next interval; the durable records
+                    // are not at stake.
+                    let _ = ledger.upkeep();
+                    upkeep_due = ledger.upkeep_due();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+        };
         let mut records = first.submissions.len();
         let mut group = vec![first];
         while records < config.max_group_records
@@ -158,6 +222,15 @@ fn write_loop(
             records += next.submissions.len();
             group.push(next);
         }
+        let started = Instant::now();
+        // A writer that panicked mid-group left the ledger poisoned; stop rather than build
+        // on a state nobody can vouch for (the log on disk is recovered on the next open).
+        let Ok(mut ledger) = shared.write() else {
+            for request in group {
+                (request.reply)(Err(BatchError::Closed));
+            }
+            return;
+        };
         let mut answers = Vec::with_capacity(group.len());
         let mut staged_any = false;
         for request in group {
@@ -169,7 +242,13 @@ fn write_loop(
             if staged_any { ledger.commit().map(drop).map_err(|e| e.to_string()) } else { Ok(()) };
         if staged_any && committed.is_ok() {
             stats.groups.fetch_add(1, Ordering::Relaxed);
+            let records =
+                answers.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|o| o.appended().count()).sum();
+            let batches = answers.iter().filter(|(_, r)| r.is_ok()).count();
+            observer.committed(&ledger, records, batches, started.elapsed());
         }
+        upkeep_due = ledger.upkeep_due();
+        drop(ledger);
         for (reply, result) in answers {
             match (&committed, &result) {
                 (Ok(()), Ok(outcome)) => {
@@ -187,7 +266,6 @@ fn write_loop(
             });
         }
     }
-    ledger
 }
 
 fn stage_batch(ledger: &mut Ledger, submissions: Vec<Submission>) -> Result<BatchOutcome, BatchError> {

@@ -47,6 +47,9 @@ pub enum LedgerError {
     Key(PathBuf, KeyError),
     #[error("{0}")]
     Proof(String),
+    /// A read that needs the temporal state, asked before `state()` built it.
+    #[error("the ledger's state is not loaded yet")]
+    StateNotLoaded,
 }
 
 /// A refused import: the line, and why.
@@ -85,6 +88,12 @@ impl From<LogError> for StageError {
 pub struct LedgerConfig {
     pub store: StoreConfig,
     pub rules: RuleMode,
+    /// A commit also signs and stores a checkpoint and updates the metadata index only when
+    /// this long has passed since they were last brought up to date (zero: after every
+    /// commit); `upkeep` brings them up to date whenever called. A server under load sets it
+    /// so that many small commits share one checkpoint, whose files cost milliseconds to
+    /// replace; checkpoints then lag the durable head by at most this long.
+    pub upkeep_interval: std::time::Duration,
 }
 
 /// What an import appended.
@@ -129,6 +138,10 @@ pub struct Ledger {
     batch: Vec<(Seq, Digest)>,
     /// Index updates for the records staged since the last commit.
     staged: MetaDelta,
+    /// Index updates of committed records not yet written to the index (see `upkeep`).
+    unindexed: MetaDelta,
+    /// When the checkpoint and index were last brought up to date.
+    last_upkeep: Option<std::time::Instant>,
     /// Reused buffer for a submission's identity bytes.
     identity: Vec<u8>,
     snapshots: Snapshots,
@@ -371,6 +384,8 @@ impl Ledger {
             held: None,
             batch: Vec::new(),
             staged: MetaDelta::default(),
+            unindexed: MetaDelta::default(),
+            last_upkeep: None,
             identity: Vec::with_capacity(512),
             snapshots: Snapshots::new(snapshot_dir),
             signer,
@@ -451,9 +466,16 @@ impl Ledger {
         Ok(self.log.read(seq)?)
     }
 
-    /// Records held, by event type, from the index.
+    /// Records held, by event type, from the index (and the commits not yet in it).
     pub fn counts(&self) -> Result<BTreeMap<String, u64>, LedgerError> {
-        self.meta.counts().map_err(|source| LedgerError::Index { path: self.dir.index(), error: source })
+        let mut counts = self
+            .meta
+            .counts()
+            .map_err(|source| LedgerError::Index { path: self.dir.index(), error: source })?;
+        for (name, n) in self.unindexed.counts() {
+            *counts.entry(name.to_owned()).or_default() += n;
+        }
+        Ok(counts)
     }
 
     /// Log and index bytes on disk.
@@ -480,6 +502,12 @@ impl Ledger {
             self.state_source = Some(source);
         }
         Ok(self.state.as_mut().expect("built above"))
+    }
+
+    /// The temporal state if it is built; reads that take `&self` need it built first
+    /// (`state()`), so that many readers can share the ledger.
+    pub fn loaded_state(&self) -> Result<&State, LedgerError> {
+        self.state.as_ref().ok_or(LedgerError::StateNotLoaded)
     }
 
     /// How the state in memory was built, once it is.
@@ -560,7 +588,7 @@ impl Ledger {
 
     /// A bundle of an order's verdict as of the latest checkpoint, with every record the
     /// verdict rests on proven against it.
-    pub fn prove_order(&mut self, order: &OrderId) -> Result<Bundle, LedgerError> {
+    pub fn prove_order(&self, order: &OrderId) -> Result<Bundle, LedgerError> {
         let (note, checkpoint) = self.checkpoint(None)?;
         let verdict = self.check_order(order, Some(Seq(checkpoint.size - 1)))?;
         let records = verdict
@@ -746,18 +774,47 @@ impl Ledger {
         Ok(())
     }
 
-    /// Makes everything staged durable, then updates the index. Ends the batch if open.
+    /// Makes everything staged durable, then (see `LedgerConfig::upkeep_interval`) signs a
+    /// checkpoint and updates the index. Ends the batch if open.
     pub fn commit(&mut self) -> Result<Option<Head>, LedgerError> {
         self.end_batch()?;
         let head = self.log.commit()?;
-        self.sign_checkpoint()?;
         if let Some(state) = self.state.as_mut() {
             state.commit();
         }
-        let staged = std::mem::take(&mut self.staged);
-        // The index is derived: if it cannot be written now, the next open catches it up.
-        let _ = self.meta.apply(&staged);
+        self.unindexed.merge(std::mem::take(&mut self.staged));
+        if self.upkeep_due() == Some(std::time::Duration::ZERO) {
+            self.upkeep()?;
+        }
         Ok(head)
+    }
+
+    /// Sets `LedgerConfig::upkeep_interval` of an open ledger.
+    pub fn set_upkeep_interval(&mut self, interval: std::time::Duration) {
+        self.config.upkeep_interval = interval;
+    }
+
+    /// How long until the checkpoint and index are due to be brought up to date; `None`
+    /// when they are.
+    pub fn upkeep_due(&self) -> Option<std::time::Duration> {
+        let behind = self.record_count() > self.checkpointed && self.signer.is_some();
+        if !behind && self.unindexed.is_empty() {
+            return None;
+        }
+        let interval = self.config.upkeep_interval;
+        let elapsed = self.last_upkeep.map_or(interval, |at| at.elapsed());
+        Some(interval.saturating_sub(elapsed))
+    }
+
+    /// Signs and stores a checkpoint of the durable log if it grew, and brings the index up
+    /// to date.
+    pub fn upkeep(&mut self) -> Result<(), LedgerError> {
+        self.last_upkeep = Some(std::time::Instant::now());
+        self.sign_checkpoint()?;
+        let unindexed = std::mem::take(&mut self.unindexed);
+        // The index is derived: if it cannot be written now, the next open catches it up.
+        let _ = self.meta.apply(&unindexed);
+        Ok(())
     }
 
     /// Appends the lines of `input`, all or nothing, as one batch. Submissions are judged by
@@ -870,10 +927,43 @@ impl Ledger {
     /// The authenticity verdict on an order (spec/events.md), as the ledger knew it after
     /// record `known_at` (default: now). The sale is found through the state's order index
     /// and read from the log.
-    pub fn check_order(&mut self, order: &OrderId, known_at: Option<Seq>) -> Result<Verdict, LedgerError> {
+    pub fn check_order(&self, order: &OrderId, known_at: Option<Seq>) -> Result<Verdict, LedgerError> {
         let known = self.horizon(known_at);
-        let Some(seq) = self.state()?.order(order).map(|o| o.recorded.seq).filter(|s| *s <= known) else {
-            return Ok(Verdict::unknown_order());
+        match self.sale(order, known)? {
+            Some(sale) => Ok(self.loaded_state()?.verdict_of_sale(&sale, known)),
+            None => Ok(Verdict::unknown_order()),
+        }
+    }
+
+    /// The timeline of `chl replay` and `GET /v1/replay`: the durable records that concern every
+    /// id `filter` names, within its effective-time window, in seq order, at most `limit` of
+    /// them (timeline.rs says what a record concerns). Needs the state built (`state()`); an
+    /// id the state does not know gives an empty timeline.
+    pub fn timeline(
+        &self,
+        filter: &crate::timeline::TimelineFilter,
+        limit: usize,
+    ) -> Result<crate::timeline::Timeline, LedgerError> {
+        crate::timeline::timeline(self.loaded_state()?, &self.log, filter, limit)
+    }
+
+    /// The brand of the product an order sold, as known after `known_at` (default: now);
+    /// `None` for an order unknown then. Decides who may see the order's verdict.
+    pub fn order_brand(
+        &self,
+        order: &OrderId,
+        known_at: Option<Seq>,
+    ) -> Result<Option<chl_model::BrandId>, LedgerError> {
+        let known = self.horizon(known_at);
+        let Some(sale) = self.sale(order, known)? else { return Ok(None) };
+        Ok(self.loaded_state()?.product(&sale.sku).map(|product| product.brand.clone()))
+    }
+
+    /// The sale of `order` if recorded by seq `known`, read from the log.
+    fn sale(&self, order: &OrderId, known: Seq) -> Result<Option<Sale>, LedgerError> {
+        let Some(seq) = self.loaded_state()?.order(order).map(|o| o.recorded.seq).filter(|s| *s <= known)
+        else {
+            return Ok(None);
         };
         let (record, _) = self.log.read(seq)?;
         let Event::SaleRecorded(sale) = record.event else {
@@ -881,7 +971,7 @@ impl Ledger {
                 "seq {seq} is indexed as order {order} but is not a sale"
             )));
         };
-        let sale = Sale {
+        Ok(Some(Sale {
             order: sale.order,
             seq,
             at: record.effective_at,
@@ -889,15 +979,14 @@ impl Ledger {
             sku: sale.sku,
             unit_price: Some(sale.unit_price),
             region: sale.region,
-        };
-        Ok(self.state()?.verdict_of_sale(&sale, known))
+        }))
     }
 
     /// The channel of `brand` as of `at` (default: the ledger clock), as known after
     /// `known_at`, with sales summed over `window` (default: everything before `at`), and, given
     /// `since`, what changed from that earlier time. `None` for a brand unknown then.
     pub fn channel(
-        &mut self,
+        &self,
         brand: &chl_model::BrandId,
         at: Option<Timestamp>,
         known_at: Option<Seq>,
@@ -907,7 +996,7 @@ impl Ledger {
         let known = self.horizon(known_at);
         let at = at.unwrap_or_else(|| self.log.clock());
         let window = window.unwrap_or(SalesWindow { from: Timestamp::MIN, until: at });
-        let state: &State = self.state()?;
+        let state = self.loaded_state()?;
         let Some(view) = state.channel_view(brand, chl_state::View { at, known }, window) else {
             return Ok(None);
         };
@@ -923,19 +1012,19 @@ impl Ledger {
     /// May `store` sell `sku` at `at`, as known after `known_at`? `Ok(Err(_))` names an
     /// unknown store or sku.
     pub fn check_at(
-        &mut self,
+        &self,
         store: &StoreId,
         sku: &Sku,
         at: Timestamp,
         known_at: Option<Seq>,
     ) -> Result<Result<Verdict, UnknownId>, LedgerError> {
         let known = self.horizon(known_at);
-        Ok(self.state()?.verdict_at(store, sku, at, known))
+        Ok(self.loaded_state()?.verdict_at(store, sku, at, known))
     }
 
     /// Writes records `from..=to` (clamped to the log) as export lines; returns how many.
     pub fn export(&self, from: Seq, to: Option<Seq>, out: &mut dyn Write) -> Result<u64, LedgerError> {
-        let last = match (self.head(), to) {
+        let last = match (self.log.durable_head(), to) {
             (None, _) => return Ok(0),
             (Some(h), Some(to)) => h.seq.min(to),
             (Some(h), None) => h.seq,
@@ -1045,7 +1134,11 @@ impl Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        // Derived data: losing it costs a catch-up on the next open, nothing more.
+        // A checkpoint of every durable record, and the index: derived data, whose loss
+        // costs a catch-up on the next open, nothing more.
+        if self.upkeep_due().is_some() {
+            let _ = self.upkeep();
+        }
         let _ = self.meta.flush();
     }
 }

@@ -10,9 +10,13 @@ pub mod keys;
 pub mod ledger;
 pub mod meta;
 pub mod snapshots;
+pub mod timeline;
 
-pub use committer::{BatchError, BatchOutcome, CommitStats, Committer, CommitterConfig, SubmissionOutcome};
+pub use committer::{
+    BatchError, BatchOutcome, CommitObserver, CommitStats, Committer, CommitterConfig, SubmissionOutcome,
+};
 pub use ledger::{
     ImportError, ImportForm, ImportOutcome, Ledger, LedgerConfig, LedgerError, RebuildReport, RuleMode,
     StageError, Staged, StateSource,
 };
+pub use timeline::{Timeline, TimelineEntry, TimelineFilter};

@@ -28,6 +28,24 @@ pub struct MetaDelta {
 }
 
 impl MetaDelta {
+    /// Adds `later` (a delta of records after this one's).
+    pub fn merge(&mut self, later: MetaDelta) {
+        for (event_type, n) in later.counts {
+            *self.counts.entry(event_type).or_default() += n;
+        }
+        self.last = later.last.or(self.last);
+        self.founding_hash = later.founding_hash.or(self.founding_hash);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last.is_none()
+    }
+
+    /// The counts by event type name.
+    pub fn counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.counts.iter().map(|(t, n)| (t.name(), *n))
+    }
+
     /// A record staged in a batch (never record 0).
     pub fn add_staged(&mut self, record: &Record) {
         assert!(record.seq != Seq::ZERO, "record 0 is written by init");

@@ -64,6 +64,7 @@ fn operation(
 
 /// Every question the tests ask, answered by `ledger`, as JSON.
 fn answers(ledger: &mut Ledger, stores: &[String], orders: &[String]) -> Vec<Value> {
+    ledger.state().unwrap();
     let head = ledger.record_count() - 1;
     let horizons = [Some(Seq(20)), Some(Seq(head / 2)), None];
     let mut out = Vec::new();

@@ -52,7 +52,7 @@ fn concurrent_writers_share_fsyncs_and_every_acknowledged_record_is_there() {
     let stats = committer.stats();
     assert_eq!(stats.batches.load(Ordering::Relaxed), 800);
     let groups = stats.groups.load(Ordering::Relaxed);
-    let ledger = Arc::into_inner(committer).unwrap().shutdown();
+    let ledger = Arc::into_inner(committer).unwrap().shutdown().expect("no reader shares the ledger");
     acknowledged.sort();
     assert_eq!(acknowledged.iter().map(|(s, _)| s.0).collect::<Vec<_>>(), (1..=800).collect::<Vec<_>>());
     for (seq, hash) in &acknowledged {
@@ -107,7 +107,7 @@ fn a_refused_batch_leaves_no_trace_and_does_not_disturb_its_group() {
         Seq(2),
         "the refused batch took no seq"
     );
-    let ledger = committer.shutdown();
+    let ledger = committer.shutdown().expect("no reader shares the ledger");
     assert_eq!(ledger.record_count(), 3);
     assert!(ledger.verify(&mut |_| {}).is_ok());
 }
@@ -250,7 +250,7 @@ proptest! {
             committer.append(batch).unwrap();
             rest = after;
         }
-        let mut ledger = committer.shutdown();
+        let mut ledger = committer.shutdown().expect("no reader shares the ledger");
         let live = ledger.state().unwrap().digest();
         let count = ledger.record_count();
         drop(ledger);
