@@ -125,4 +125,61 @@ pub enum Command {
     /// Create a ledger from the sample channel history (when DIR holds none), verify it and
     /// show what it holds. Without --data it works in a new scratch directory.
     Demo,
+    /// Serve the HTTP API (spec/http.md) on the ledger until SIGTERM or Ctrl-C, then drain
+    /// in-flight requests, sync and exit.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// The largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 4 << 20)]
+        max_body_bytes: usize,
+        /// The most submissions in one POST /v1/events batch.
+        #[arg(long, default_value_t = 1000)]
+        max_batch: usize,
+        /// Seconds before a request is answered 503 timeout.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        /// Public authorization checks allowed per client address per second.
+        #[arg(long, default_value_t = 20.0)]
+        public_rate: f64,
+        /// The burst of public authorization checks allowed per client address.
+        #[arg(long, default_value_t = 40.0)]
+        public_burst: f64,
+        /// Seconds between keep-alive comments on the live tail.
+        #[arg(long, default_value_t = 15.0)]
+        keep_alive: f64,
+    },
+    /// Issue, revoke or list the API's bearer tokens (works while chl serve runs).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Issue a token for a principal in a role; the token is printed once, only its hash kept.
+    Issue {
+        /// A party id, or platform.
+        #[arg(long)]
+        principal: String,
+        /// platform, party, auditor or investigator.
+        #[arg(long)]
+        role: String,
+    },
+    /// Revoke tokens: one by id (as issue and list print it), by the token itself, or every
+    /// token of a principal.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "token", "principal"])))]
+    Revoke {
+        #[arg(long)]
+        id: Option<String>,
+        /// The token (read from the command line; prefer --id in shared shells).
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// List the tokens issued: id, principal, role, when issued and revoked. Never the tokens.
+    List,
 }

@@ -1,6 +1,6 @@
 //! One function per command: resolve the arguments, call the libraries, print the result.
 
-use crate::args::{Args, Command};
+use crate::args::{Args, Command, TokenAction};
 use crate::progress;
 use anyhow::{Context, Result, bail};
 use chl_ledger::{ImportOutcome, Ledger, LedgerConfig};
@@ -32,6 +32,7 @@ pub fn run(args: Args) -> Result<()> {
                     return Ok(());
                 }
                 (_, Some(order), _) => {
+                    ledger.state()?;
                     println!("{}", serde_json::to_string_pretty(&ledger.prove_order(&order)?)?);
                     return Ok(());
                 }
@@ -115,7 +116,118 @@ pub fn run(args: Args) -> Result<()> {
             };
             check(&data, question, known_at_seq.map(Seq), json)
         }
+        Command::Serve {
+            addr,
+            max_body_bytes,
+            max_batch,
+            timeout,
+            public_rate,
+            public_burst,
+            keep_alive,
+        } => {
+            let config = chl_server::ServeConfig {
+                max_body_bytes,
+                max_batch,
+                request_timeout: seconds("--timeout", timeout)?,
+                public_rate_per_second: public_rate,
+                public_burst,
+                keep_alive: seconds("--keep-alive", keep_alive)?,
+                ..chl_server::ServeConfig::default()
+            };
+            serve(&data, addr, config)
+        }
+        Command::Token { action } => token(&data, action),
     }
+}
+
+fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("{flag} {value}: expected a positive number of seconds"))
+}
+
+fn serve(data: &Path, addr: std::net::SocketAddr, config: chl_server::ServeConfig) -> Result<()> {
+    let ledger = open(data)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let server = chl_server::Server::start(ledger, addr, config)
+            .await
+            .with_context(|| format!("serve on {addr}"))?;
+        eprintln!(
+            "chl: serving the ledger in {} on http://{} (API reference: http://{}/docs); stop with Ctrl-C or SIGTERM",
+            data.display(),
+            server.addr,
+            server.addr
+        );
+        wait_for_stop_signal().await?;
+        eprintln!("chl: stopping: draining in-flight requests");
+        let ledger = server.finish().await?;
+        match ledger {
+            Some(ledger) => {
+                let head = ledger.head().map_or(0, |h| h.seq.0);
+                drop(ledger);
+                eprintln!("chl: stopped cleanly; every acknowledged record is durable (head seq {head})");
+            }
+            None => eprintln!("chl: stopped; every acknowledged record is durable"),
+        }
+        Ok(())
+    })
+}
+
+async fn wait_for_stop_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}
+
+fn token(data: &Path, action: TokenAction) -> Result<()> {
+    if !data.join("log").is_dir() {
+        anyhow::bail!("{} holds no ledger (create one with chl init)", data.display());
+    }
+    let file = chl_server::tokens::TokenFile::new(data);
+    let now = chl_model::Timestamp::now().to_string();
+    match action {
+        TokenAction::Issue { principal, role } => {
+            let role = chl_server::tokens::Role::parse(&role)?;
+            let issued = file.issue(&principal, role, &now)?;
+            eprintln!(
+                "chl: issued {} for {} (role {}); the token is shown only now:",
+                issued.entry.id, issued.entry.principal, issued.entry.role
+            );
+            println!("{}", issued.token);
+        }
+        TokenAction::Revoke { id, token, principal } => {
+            use chl_server::tokens::Revoke;
+            let which = match (id, token, principal) {
+                (Some(id), ..) => Revoke::Id(id),
+                (None, Some(token), _) => Revoke::Token(token),
+                (None, None, Some(principal)) => Revoke::Principal(principal),
+                _ => unreachable!("clap requires one of --id, --token, --principal"),
+            };
+            for entry in file.revoke(&which, &now)? {
+                println!("revoked {} ({} as {})", entry.id, entry.principal, entry.role);
+            }
+        }
+        TokenAction::List => {
+            for entry in file.load()? {
+                println!(
+                    "{}  {}  {}  issued {}{}",
+                    entry.id,
+                    entry.principal,
+                    entry.role,
+                    entry.issued_at,
+                    entry.revoked_at.map_or(String::new(), |at| format!("  revoked {at}"))
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open(data: &Path) -> Result<Ledger> {
@@ -362,6 +474,7 @@ enum Question {
 
 fn check(data: &Path, question: Question, known_at: Option<Seq>, json: bool) -> Result<()> {
     let mut ledger = open(data)?;
+    ledger.state()?;
     let (subject, verdict) = match &question {
         Question::Order(order) => {
             (serde_json::json!({"order": order.as_str()}), ledger.check_order(order, known_at)?)
@@ -420,6 +533,7 @@ struct ChannelQuestion {
 
 fn channel(data: &Path, q: ChannelQuestion, json: bool) -> Result<()> {
     let mut ledger = open(data)?;
+    ledger.state()?;
     let as_of = q.as_of.unwrap_or_else(chl_model::Timestamp::now);
     let window = chl_state::SalesWindow {
         from: q.sales_from.unwrap_or(chl_model::Timestamp::MIN),
