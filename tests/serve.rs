@@ -36,7 +36,13 @@ fn start_server(dir: &Path) -> (Child, SocketAddr, BufReader<std::process::Child
 }
 
 /// One request on its own connection (`Connection: close`); `(status, body)`.
-fn request(addr: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
@@ -62,7 +68,8 @@ fn sale(order: &str) -> String {
 }
 
 fn sigterm(child: &Child) {
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status =
+        std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
 }
 

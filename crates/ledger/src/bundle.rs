@@ -2,15 +2,16 @@
 //! checkpoint, and optionally the verdict they support, checkable offline with the ledger's
 //! verifier key alone.
 
-use crate::checkpoint::{Checkpoint, NoteError, verify_note};
+use crate::checkpoint::{Checkpoint, NoteError, verify_note_with};
 use crate::keys::key_id;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chl_log::merkle::{Sha256Hasher, TreeHasher, verify_inclusion};
-use chl_model::codec::{decode_record, record_hash};
+use chl_model::codec::{decode_record_bound_by_proof, record_hash};
 use chl_model::event::{OriginName, PublicKey};
 use chl_model::{ExportedRecord, ImportedRecord, Seq};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +48,8 @@ pub struct BundledRecord {
 impl BundledRecord {
     /// Bundles `bytes` (canonical, of record `seq`) with its proof.
     pub fn new(seq: Seq, bytes: &[u8], inclusion: &[[u8; 32]]) -> BundledRecord {
-        let record = decode_record(bytes).expect("canonical bytes from the log decode");
+        // Bound by the inclusion proof checked below: if that fails, so does the bundle.
+        let record = decode_record_bound_by_proof(bytes).expect("canonical bytes from the log decode");
         let mut json = Vec::new();
         ExportedRecord { record: &record, hash: record_hash(bytes) }
             .write_json(&mut json)
@@ -67,6 +69,9 @@ impl BundledRecord {
 pub struct VerifierKey {
     pub name: OriginName,
     pub public_key: PublicKey,
+    /// The key decompressed, and its signed-note key id, computed once.
+    verifying: ed25519_dalek::VerifyingKey,
+    id: u32,
 }
 
 impl VerifierKey {
@@ -80,10 +85,13 @@ impl VerifierKey {
         let material = BASE64.decode(material).map_err(|_| bad("the key is not base64"))?;
         let [0x01, key @ ..] = material.as_slice() else { return Err(bad("not an Ed25519 key")) };
         let public_key = PublicKey(key.try_into().map_err(|_| bad("an Ed25519 key has 32 bytes"))?);
-        if format!("{:08x}", key_id(&name, &public_key)) != id {
+        let key_id = key_id(&name, &public_key);
+        if format!("{key_id:08x}") != id {
             return Err(bad("the key id does not match the key"));
         }
-        Ok(VerifierKey { name, public_key })
+        let verifying = ed25519_dalek::VerifyingKey::from_bytes(&public_key.0)
+            .map_err(|_| bad("the key is not a valid Ed25519 point"))?;
+        Ok(VerifierKey { name, public_key, verifying, id: key_id })
     }
 }
 
@@ -103,6 +111,33 @@ pub enum BundleError {
     Verdict(String),
 }
 
+/// A bundle as read for verification: borrowed from the text where JSON lets it be, so that
+/// checking a record costs little beyond its hashes (this is on an auditor's hot path).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleIn<'a> {
+    #[serde(borrow)]
+    checkpoint: Cow<'a, str>,
+    #[serde(borrow)]
+    records: Vec<RecordIn<'a>>,
+    #[serde(default)]
+    verdict: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    verdict_note: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordIn<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    bytes: Cow<'a, str>,
+    #[serde(borrow)]
+    record: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    inclusion: Vec<Cow<'a, str>>,
+}
+
 /// What a verified bundle proves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleReport {
@@ -115,23 +150,31 @@ pub struct BundleReport {
 /// against its stated form and hash, each inclusion proof against the checkpoint's root, and
 /// that every record a verdict names as evidence is in the bundle. Never panics on input.
 pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, BundleError> {
-    let bundle: Bundle = serde_json::from_str(text).map_err(|e| BundleError::Form(e.to_string()))?;
-    let note_text =
-        verify_note(&bundle.checkpoint, &key.name, &key.public_key).map_err(BundleError::Checkpoint)?;
+    let bundle: BundleIn = serde_json::from_str(text).map_err(|e| BundleError::Form(e.to_string()))?;
+    let note_text = verify_note_with(&bundle.checkpoint, &key.name, key.id, &key.verifying)
+        .map_err(BundleError::Checkpoint)?;
     let checkpoint = Checkpoint::parse_body(note_text).map_err(BundleError::Checkpoint)?;
     if checkpoint.origin != key.name.as_str() {
         return Err(BundleError::Origin(checkpoint.origin, key.name.to_string()));
     }
     let mut seqs = Vec::new();
     let mut rendered = Vec::with_capacity(512);
+    let mut bytes = Vec::with_capacity(512);
+    let mut proof: Vec<[u8; 32]> = Vec::with_capacity(64);
     for (index, bundled) in bundle.records.iter().enumerate() {
         let fail = |what: String| BundleError::Record { index, seq: bundled.seq, what };
-        let bytes = BASE64.decode(&bundled.bytes).map_err(|_| fail("bytes are not base64".into()))?;
-        let record = decode_record(&bytes).map_err(|e| fail(format!("bytes do not decode: {e}")))?;
+        bytes.clear();
+        BASE64
+            .decode_vec(bundled.bytes.as_bytes(), &mut bytes)
+            .map_err(|_| fail("bytes are not base64".into()))?;
+        let bytes = bytes.as_slice();
+        // Bound by the inclusion proof checked below: if that fails, so does the bundle.
+        let record =
+            decode_record_bound_by_proof(bytes).map_err(|e| fail(format!("bytes do not decode: {e}")))?;
         if record.seq.0 != bundled.seq {
             return Err(fail(format!("the bytes hold seq {}", record.seq)));
         }
-        let hash = record_hash(&bytes);
+        let hash = record_hash(bytes);
         // Fast path: the stated form is exactly the canonical export line of the bytes (as
         // chl writes it). Otherwise parse it and compare fields, to accept any spelling of the
         // same record and to say precisely what differs.
@@ -147,13 +190,16 @@ pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, Bund
                 return Err(fail("the record's hash is not the BLAKE3 record hash of its bytes".into()));
             }
         }
-        let proof: Vec<Vec<u8>> = bundled
-            .inclusion
-            .iter()
-            .map(|h| BASE64.decode(h))
-            .collect::<Result<_, _>>()
-            .map_err(|_| fail("an inclusion hash is not base64".into()))?;
-        let leaf = Sha256Hasher::leaf(&bytes);
+        proof.clear();
+        for hash in &bundled.inclusion {
+            let mut decoded = [0u8; 48];
+            match BASE64.decode_slice(hash.as_bytes(), &mut decoded) {
+                Ok(32) => proof.push(decoded[..32].try_into().expect("32 bytes")),
+                Ok(n) => return Err(fail(format!("an inclusion hash has {n} bytes, not 32"))),
+                Err(_) => return Err(fail("an inclusion hash is not the base64 of 32 bytes".into())),
+            }
+        }
+        let leaf = Sha256Hasher::leaf(bytes);
         verify_inclusion::<Sha256Hasher>(bundled.seq, checkpoint.size, &leaf, &proof, &checkpoint.root)
             .map_err(|e| fail(format!("inclusion proof: {e}")))?;
         seqs.push(bundled.seq);
@@ -172,7 +218,7 @@ pub fn verify_bundle(text: &str, key: &VerifierKey) -> Result<BundleReport, Bund
                 .verdict_note
                 .as_deref()
                 .ok_or_else(|| BundleError::Verdict("it is not signed".into()))?;
-            let signed = verify_note(note, &key.name, &key.public_key)
+            let signed = verify_note_with(note, &key.name, key.id, &key.verifying)
                 .map_err(|e| BundleError::Verdict(format!("its signature: {e}")))?;
             if signed != verdict_text(verdict) {
                 return Err(BundleError::Verdict("it is not the verdict the ledger signed".into()));

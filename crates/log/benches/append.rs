@@ -1,5 +1,6 @@
-//! Durable append: batches of 1,000 records of about 200 bytes, one record per commit, and
-//! the machine's bare fdatasync of a small append for comparison, all in one run.
+//! Durable append: batches of 1,000 records of about 200 bytes, with and without the Merkle
+//! tree maintained, one record per commit, and the machine's bare fdatasync of a small append
+//! for comparison, all in one run.
 
 use chl_log::sample::append_sample_batch;
 use chl_log::{Log, StoreConfig};
@@ -27,6 +28,16 @@ fn durable_append(c: &mut Criterion) {
             log.commit().unwrap()
         })
     });
+    // The same log without its tree: what maintaining the tree adds is the difference.
+    let mut treeless = open_log(&tmp.path().join("treeless"));
+    treeless.without_tree_for_measurement();
+    group.bench_function("batch_of_1000_records_without_tree", |b| {
+        b.iter(|| {
+            append_sample_batch(&mut treeless, 1000);
+            treeless.commit().unwrap()
+        })
+    });
+    drop(treeless);
     group.throughput(Throughput::Elements(1));
     group.bench_function("one_record_per_commit", |b| {
         b.iter(|| {

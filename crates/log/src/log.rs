@@ -73,6 +73,8 @@ pub struct Log<S: Storage = SegmentStore> {
     /// Canonical bytes of the records appended since the last commit, for the tree.
     unhashed: Vec<u8>,
     unhashed_lens: Vec<u32>,
+    /// Off only to measure what the tree costs (`without_tree_for_measurement`).
+    tree_kept: bool,
 }
 
 /// Batches of at least this many records hash their leaves on a second thread.
@@ -136,6 +138,7 @@ impl<S: Storage> Log<S> {
             tree: MerkleTree::empty(tree_dir),
             unhashed: Vec::new(),
             unhashed_lens: Vec::new(),
+            tree_kept: true,
         };
         if let Some(last) = log.store.record_count().checked_sub(1) {
             let (record, hash) = log.read(Seq(last))?;
@@ -309,27 +312,43 @@ impl<S: Storage> Log<S> {
     /// retrying the sync could report success for data that is gone.
     pub fn commit(&mut self) -> Result<Option<Head>, LogError> {
         self.flush()?;
-        // Hash the batch's Merkle leaves on another core while this one waits for the disk;
-        // a small batch is hashed here after the sync (a thread would cost more than it saves).
+        if !self.tree_kept {
+            self.unhashed.clear();
+            self.unhashed_lens.clear();
+            self.store.sync().inspect_err(|_| self.poisoned = Some("fdatasync".into()))?;
+            self.durable = self.head;
+            return Ok(self.durable);
+        }
+        // Grow the Merkle tree (leaf hashes, then the interior nodes they complete) on another
+        // core while this one waits for the disk; a small batch does it here after the sync
+        // (a thread would cost more than it saves). If the sync fails the tree holds leaves
+        // of records that are not durable: harmless, as the log then refuses every write
+        // until reopened, and proofs name sizes up to the durable head only.
         let bodies = std::mem::take(&mut self.unhashed);
         let lens = std::mem::take(&mut self.unhashed_lens);
-        let store = &mut self.store;
-        let (synced, leaves) = if lens.len() >= PARALLEL_LEAF_HASHING_MIN {
+        let (store, tree) = (&mut self.store, &mut self.tree);
+        let grow = |tree: &mut MerkleTree| {
+            for leaf in leaf_hashes(&bodies, &lens) {
+                tree.push_leaf(leaf);
+            }
+        };
+        let synced = if lens.len() >= PARALLEL_LEAF_HASHING_MIN {
             std::thread::scope(|scope| {
-                let hashing = scope.spawn(|| leaf_hashes(&bodies, &lens));
+                let growing = scope.spawn(|| grow(tree));
                 let synced = store.sync();
-                (synced, hashing.join().expect("leaf hashing panicked"))
+                growing.join().expect("growing the Merkle tree panicked");
+                synced
             })
         } else {
             let synced = store.sync();
-            (synced, leaf_hashes(&bodies, &lens))
+            if synced.is_ok() {
+                grow(tree);
+            }
+            synced
         };
         if let Err(e) = synced {
             self.poisoned = Some("fdatasync".into());
             return Err(e.into());
-        }
-        for leaf in leaves {
-            self.tree.push_leaf(leaf);
         }
         self.durable = self.head;
         debug_assert_eq!(self.tree.size(), self.durable.map_or(0, |h| h.seq.0 + 1));
@@ -337,6 +356,13 @@ impl<S: Storage> Log<S> {
         // open, which rebuilds what does not match the records.
         let _ = self.tree.persist();
         Ok(self.durable)
+    }
+
+    /// Stops maintaining the Merkle tree, so that a benchmark can measure durable appends
+    /// with and without it in one run. Nothing else may use a log so changed: it proves
+    /// nothing, and its tree files are stale (the next open rebuilds them).
+    pub fn without_tree_for_measurement(&mut self) {
+        self.tree_kept = false;
     }
 
     /// Where the log stands now, to come back to with `rollback_to`.

@@ -12,7 +12,7 @@
 //! `2^STORED_FROM_LEVEL - 1` leaves per proof), which keeps the files at 8 bytes per record.
 
 use crate::merkle::{Hash, Sha256Hasher, TreeHasher};
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -32,12 +32,22 @@ pub struct MerkleTree {
     levels: Vec<Vec<Hash>>,
     /// How many hashes of each level the files hold.
     written: Vec<usize>,
+    /// The level files, kept open once written to (a commit adds a few hashes to each; opening
+    /// them every time cost more than writing), each cut to the tree when first opened.
+    files: Vec<Option<File>>,
 }
 
 impl MerkleTree {
     /// An empty tree whose files go in `dir`.
     pub fn empty(dir: &Path) -> MerkleTree {
-        MerkleTree { dir: dir.to_owned(), size: 0, edge: Vec::new(), levels: Vec::new(), written: Vec::new() }
+        MerkleTree {
+            dir: dir.to_owned(),
+            size: 0,
+            edge: Vec::new(),
+            levels: Vec::new(),
+            written: Vec::new(),
+            files: Vec::new(),
+        }
     }
 
     /// Loads the stored levels of a tree of `size` leaves from `dir`, if they are all there;
@@ -65,7 +75,8 @@ impl MerkleTree {
     /// after the last stored subtree of the lowest stored level (fewer than `2^STORED_FROM_LEVEL`).
     pub fn from_parts(dir: &Path, size: u64, levels: Vec<Vec<Hash>>, tail_leaves: &[Hash]) -> MerkleTree {
         let written = levels.iter().map(Vec::len).collect();
-        let mut tree = MerkleTree { dir: dir.to_owned(), size: 0, edge: Vec::new(), levels, written };
+        let mut tree =
+            MerkleTree { dir: dir.to_owned(), size: 0, edge: Vec::new(), levels, written, files: Vec::new() };
         // Rebuild the edge from the stored levels: the complete subtrees of the size's high bits.
         let stored_part = size & !((1u64 << STORED_FROM_LEVEL) - 1);
         let mut start = 0u64;
@@ -133,22 +144,36 @@ impl MerkleTree {
     /// Writes the stored levels' new hashes to their files (derived data: no fsync) and
     /// cuts files that run past the tree.
     pub fn persist(&mut self) -> io::Result<()> {
-        fs::create_dir_all(&self.dir)?;
         for (l, hashes) in self.levels.iter().enumerate() {
             if self.written[l] == hashes.len() {
                 continue;
             }
-            let file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(false)
-                .open(level_path(&self.dir, l as u32))?;
+            if self.files.len() <= l {
+                self.files.resize_with(l + 1, || None);
+            }
+            let file = match &mut self.files[l] {
+                Some(file) => file,
+                slot => {
+                    fs::create_dir_all(&self.dir)?;
+                    let file = OpenOptions::new()
+                        .create(true)
+                        .write(true)
+                        .truncate(false)
+                        .open(level_path(&self.dir, l as u32))?;
+                    // Hashes past what this tree holds belong to records recovery cut.
+                    file.set_len(self.written[l] as u64 * 32)?;
+                    slot.insert(file)
+                }
+            };
             let mut bytes = Vec::with_capacity((hashes.len() - self.written[l]) * 32);
             for h in &hashes[self.written[l]..] {
                 bytes.extend_from_slice(h);
             }
-            file.write_all_at(&bytes, self.written[l] as u64 * 32)?;
-            file.set_len(hashes.len() as u64 * 32)?;
+            if let Err(e) = file.write_all_at(&bytes, self.written[l] as u64 * 32) {
+                // Reopen (and cut) next time rather than trust the handle's file.
+                self.files[l] = None;
+                return Err(e);
+            }
             self.written[l] = hashes.len();
         }
         Ok(())

@@ -146,21 +146,33 @@ impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always with six fraction digits, so the text form of an
     /// instant is unique.
     pub fn write_rfc3339(self, out: &mut impl fmt::Write) -> fmt::Result {
+        let bytes = self.rfc3339_bytes();
+        out.write_str(std::str::from_utf8(&bytes).expect("ASCII digits and separators"))
+    }
+
+    /// The text of `write_rfc3339`, built without the formatting machinery: every export
+    /// line and API answer writes two of these per record.
+    pub fn rfc3339_bytes(self) -> [u8; 27] {
         let days = self.0.div_euclid(MICROS_PER_SECOND * SECONDS_PER_DAY);
         let micros_of_day = self.0.rem_euclid(MICROS_PER_SECOND * SECONDS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
         let second_of_day = micros_of_day / MICROS_PER_SECOND;
-        write!(
-            out,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            year,
-            month,
-            day,
-            second_of_day / 3600,
-            second_of_day / 60 % 60,
-            second_of_day % 60,
-            micros_of_day % MICROS_PER_SECOND
-        )
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut digits = |at: usize, width: usize, mut value: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        // Years are 0000 to 9999: `from_unix_micros` refuses any instant outside them.
+        digits(0, 4, year);
+        digits(5, 2, month);
+        digits(8, 2, day);
+        digits(11, 2, second_of_day / 3600);
+        digits(14, 2, second_of_day / 60 % 60);
+        digits(17, 2, second_of_day % 60);
+        digits(20, 6, micros_of_day % MICROS_PER_SECOND);
+        out
     }
 }
 
