@@ -165,3 +165,37 @@ fn sigterm_ends_live_tails_so_the_server_can_stop() {
     let status = wait_exit(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_live_tail_that_never_reads_does_not_hold_up_appends() {
+    let (_scratch, dir) = sample_ledger();
+    let platform =
+        chl(&dir, &["token", "issue", "--principal", "platform", "--role", "platform"]).ok().stdout;
+    let auditor = chl(&dir, &["token", "issue", "--principal", "audit-co", "--role", "auditor"]).ok().stdout;
+    let (platform, auditor) = (platform.trim().to_owned(), auditor.trim().to_owned());
+    let (mut child, addr, _stderr) = start_server(&dir);
+    // A follower that asks for everything and then reads nothing: its socket buffers fill.
+    let mut stalled = TcpStream::connect(addr).unwrap();
+    write!(
+        stalled,
+        "GET /v1/stream?from=0 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {auditor}\r\n\r\n"
+    )
+    .unwrap();
+    let started = Instant::now();
+    for batch in 0..60 {
+        let sales: Vec<String> = (0..100).map(|n| sale(&format!("TM-STALL-{batch}-{n}"))).collect();
+        let (status, body) =
+            request(addr, "POST", "/v1/events", &platform, &format!("[{}]", sales.join(","))).unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(20), "6,000 appends took {elapsed:?} beside a stalled follower");
+    // The follower is still served once it reads: its first event is record 0.
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = [0u8; 4096];
+    let n = stalled.read(&mut head).unwrap();
+    let text = String::from_utf8_lossy(&head[..n]);
+    assert!(text.starts_with("HTTP/1.1 200") && text.contains("id: 0"), "{text}");
+    sigterm(&child);
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+}

@@ -49,6 +49,9 @@ pub struct ServeConfig {
     /// How often checkpoints are signed and the index updated while writes flow (see
     /// `LedgerConfig::upkeep_interval`); also how far the latest checkpoint may lag.
     pub checkpoint_interval: Duration,
+    /// How long a stop waits for connections to finish before dropping them (a client that
+    /// stopped reading a live tail would otherwise hold the stop up for ever).
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -62,6 +65,7 @@ impl Default for ServeConfig {
             keep_alive: Duration::from_secs(15),
             committer: CommitterConfig::default(),
             checkpoint_interval: Duration::from_secs(1),
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -237,9 +241,17 @@ impl Server {
     /// Stops accepting connections, lets in-flight requests finish (live tails end), stops
     /// the writer once its queue is drained (every accepted batch durable or refused), and
     /// hands the ledger back.
-    pub async fn finish(self) -> std::io::Result<Option<Ledger>> {
+    pub async fn finish(mut self) -> std::io::Result<Option<Ledger>> {
         self.stop.send_replace(true);
-        self.task.await.map_err(std::io::Error::other)??;
+        match tokio::time::timeout(self.app.config.drain_timeout, &mut self.task).await {
+            Ok(served) => served.map_err(std::io::Error::other)??,
+            Err(_) => {
+                // Connections still open: drop them. Appends already queued still become
+                // durable (or are refused) below, before the ledger is handed back.
+                self.task.abort();
+                let _ = (&mut self.task).await;
+            }
+        }
         let app = Arc::try_unwrap(self.app).ok();
         Ok(match app {
             Some(App { ledger, committer, .. }) => {
