@@ -149,6 +149,13 @@ pub enum Command {
         /// Seconds between keep-alive comments on the live tail.
         #[arg(long, default_value_t = 15.0)]
         keep_alive: f64,
+        /// Seconds a stop waits for open connections before dropping them.
+        #[arg(long, default_value_t = 30.0)]
+        drain_timeout: f64,
+        /// Rate-limit public checks by the first X-Forwarded-For address (only behind a proxy
+        /// that sets it).
+        #[arg(long)]
+        trust_forwarded_for: bool,
     },
     /// Issue, revoke or list the API's bearer tokens (works while chl serve runs).
     Token {

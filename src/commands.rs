@@ -124,6 +124,8 @@ pub fn run(args: Args) -> Result<()> {
             public_rate,
             public_burst,
             keep_alive,
+            drain_timeout,
+            trust_forwarded_for,
         } => {
             let config = chl_server::ServeConfig {
                 max_body_bytes,
@@ -132,6 +134,8 @@ pub fn run(args: Args) -> Result<()> {
                 public_rate_per_second: public_rate,
                 public_burst,
                 keep_alive: seconds("--keep-alive", keep_alive)?,
+                drain_timeout: seconds("--drain-timeout", drain_timeout)?,
+                trust_forwarded_for,
                 ..chl_server::ServeConfig::default()
             };
             serve(&data, addr, config)

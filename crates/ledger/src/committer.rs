@@ -155,6 +155,32 @@ impl Committer {
         }
     }
 
+    /// Enqueues a batch unless the queue is full; then `Err(reply)` hands the callback back
+    /// (callers on an async runtime must not block).
+    pub fn try_submit<R>(&self, submissions: Vec<Submission>, reply: R) -> Result<(), R>
+    where
+        R: FnOnce(Result<BatchOutcome, BatchError>) + Send + 'static,
+    {
+        // The callback goes in a slot the request shares, so that a refused send can give
+        // it back typed rather than boxed.
+        let slot = Arc::new(std::sync::Mutex::new(Some(reply)));
+        let taken = Arc::clone(&slot);
+        let request = Request {
+            submissions,
+            reply: Box::new(move |outcome| {
+                if let Some(reply) = taken.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    reply(outcome);
+                }
+            }),
+        };
+        match self.queue.as_ref().expect("committer running").try_send(request) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full(_) | mpsc::TrySendError::Disconnected(_)) => {
+                Err(slot.lock().unwrap_or_else(|e| e.into_inner()).take().expect("not yet called"))
+            }
+        }
+    }
+
     /// Appends a batch and waits until it is durable or refused.
     pub fn append(&self, submissions: Vec<Submission>) -> Result<BatchOutcome, BatchError> {
         let (tx, rx) = mpsc::sync_channel(1);

@@ -561,6 +561,17 @@ impl Ledger {
         self.checkpoints.latest()
     }
 
+    /// Whether durable records exist that no signed checkpoint covers yet (see
+    /// `LedgerConfig::upkeep_interval`); `upkeep` signs one.
+    pub fn checkpoint_behind(&self) -> bool {
+        self.signer.is_some() && self.record_count() > self.checkpointed
+    }
+
+    /// The tree size of the latest signed checkpoint (0 before any).
+    pub fn checkpointed_size(&self) -> u64 {
+        self.checkpointed
+    }
+
     /// The signed checkpoint of `size` records (default: the latest) and what it says.
     pub fn checkpoint(&self, size: Option<u64>) -> Result<(String, Checkpoint), LedgerError> {
         let note = match size {

@@ -5,8 +5,7 @@ use crate::error::ApiError;
 use crate::tokens::{Caller, Role};
 use crate::{App, stream};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -83,7 +82,7 @@ async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let response = if endpoint == Endpoint::Stream {
+    let response = if matches!(endpoint, Endpoint::Stream | Endpoint::PostEvents) {
         next.run(request).await
     } else {
         match tokio::time::timeout(app.config().request_timeout, next.run(request)).await {
@@ -99,11 +98,13 @@ async fn observe(
     response
 }
 
-async fn unknown_path(request: Request) -> ApiError {
+async fn unknown_path(State(app): AppState, request: Request) -> ApiError {
+    app.metrics.unmatched(StatusCode::NOT_FOUND.as_u16());
     ApiError::not_found(format!("no endpoint at {}; see /openapi.json", request.uri().path()))
 }
 
-async fn wrong_method(request: Request) -> Response {
+async fn wrong_method(State(app): AppState, request: Request) -> Response {
+    app.metrics.unmatched(StatusCode::METHOD_NOT_ALLOWED.as_u16());
     let mut e =
         ApiError::not_found(format!("{} is not served at {}", request.method(), request.uri().path()));
     e.status = StatusCode::METHOD_NOT_ALLOWED;
@@ -126,14 +127,16 @@ fn path_id<T>(
     parse(&text).map_err(|e| ApiError::malformed(format!("{what} {text:?}: {e}")))
 }
 
-fn body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("the body is larger than {} bytes", app.config().max_body_bytes))
-        } else {
-            ApiError::malformed(format!("the body could not be read: {}", e.body_text()))
-        }
-    })
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .or_else(|| headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 fn ledger_error(e: LedgerError) -> ApiError {
@@ -180,65 +183,143 @@ pub enum AppendStatus {
 }
 
 /// Parses a body of one submission or a JSON array of them; `true` for an array.
-fn parse_submissions(text: &str, max_batch: usize) -> Result<(Vec<Submission>, bool), ApiError> {
+fn parse_submissions(text: &str, max_batch: usize) -> Result<(Vec<Submission>, bool), AppendError> {
     if !text.trim_start().starts_with('[') {
-        let submission = Submission::parse_json(text).map_err(|r| ApiError::refused(r, None))?;
+        let submission = Submission::parse_json(text).map_err(|r| refused(r, None))?;
         return Ok((vec![submission], false));
     }
-    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
-        .map_err(|e| ApiError::malformed(format!("the body is not a JSON array of submissions: {e}")))?;
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).map_err(|e| {
+        refused(
+            chl_model::Refusal {
+                rule: chl_model::refusal::Rule::Form,
+                field: None,
+                message: format!("the body is not a JSON array of submissions: {e}"),
+            },
+            None,
+        )
+    })?;
     if items.is_empty() {
-        return Err(ApiError::malformed("the batch is empty: send at least one submission"));
+        return Err(ApiError::malformed("the batch is empty: send at least one submission").into());
     }
     if items.len() > max_batch {
         return Err(ApiError::too_large(format!(
             "the batch holds {} submissions; at most {max_batch} are accepted at once",
             items.len()
-        )));
+        ))
+        .into());
     }
     let submissions = items
         .iter()
         .enumerate()
-        .map(|(i, item)| Submission::parse_json(item.get()).map_err(|r| ApiError::refused(r, Some(i))))
+        .map(|(i, item)| Submission::parse_json(item.get()).map_err(|r| refused(r, Some(i))))
         .collect::<Result<_, _>>()?;
     Ok((submissions, true))
 }
 
-async fn post_events(
-    State(app): AppState,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let caller = app.require(&headers, Endpoint::PostEvents, WRITERS)?;
-    let raw = body(&app, raw)?;
+/// `POST /v1/events`. It times itself (the router's timeout would not tell a body that never
+/// came from a commit not yet answered): reading the body is bounded by the request timeout
+/// (408 when it does not arrive), and so is waiting for durability (503: the outcome is not
+/// known, the submission may be recorded).
+async fn post_events(State(app): AppState, request: Request) -> ApiResult {
+    let outcome = append(&app, request).await;
+    if let Err(e) = &outcome
+        && let Some(rule) = e.rule
+    {
+        app.metrics.refused(rule);
+    }
+    outcome.map_err(|e| *e.error)
+}
+
+/// An API error, with the rule that refused the submission when one did (for metrics).
+struct AppendError {
+    error: Box<ApiError>,
+    rule: Option<chl_model::refusal::Rule>,
+}
+
+impl From<ApiError> for AppendError {
+    fn from(error: ApiError) -> AppendError {
+        AppendError { error: Box::new(error), rule: None }
+    }
+}
+
+fn refused(refusal: chl_model::Refusal, index: Option<usize>) -> AppendError {
+    let rule = Some(refusal.rule);
+    AppendError { error: Box::new(ApiError::refused(refusal, index)), rule }
+}
+
+async fn append(app: &Arc<App>, request: Request) -> Result<Response, AppendError> {
+    let started = Instant::now();
+    let limit = app.config().request_timeout;
+    let (parts, body) = request.into_parts();
+    let caller = app.require(&parts.headers, Endpoint::PostEvents, WRITERS)?;
+    let max = app.config().max_body_bytes;
+    let too_large = || ApiError::too_large(format!("the body is larger than {max} bytes"));
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large().into());
+    }
+    let raw = match tokio::time::timeout(limit, axum::body::to_bytes(body, max)).await {
+        Err(_) => {
+            let mut e = ApiError::malformed(format!(
+                "the body did not arrive within {} s; nothing was read or recorded",
+                limit.as_secs_f64()
+            ));
+            e.status = StatusCode::REQUEST_TIMEOUT;
+            e.body.error = "timeout";
+            return Err(e.into());
+        }
+        Ok(Err(e))
+            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) =>
+        {
+            return Err(too_large().into());
+        }
+        Ok(Err(e)) => return Err(ApiError::malformed(format!("the body could not be read: {e}")).into()),
+        Ok(Ok(raw)) => raw,
+    };
     let text = std::str::from_utf8(&raw).map_err(|e| {
         ApiError::malformed(format!("the body is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
     })?;
     let (submissions, batch) = parse_submissions(text, app.config().max_batch)?;
     if let Some((i, s)) = submissions.iter().enumerate().find(|(_, s)| s.actor != caller.principal) {
         let which = if batch { format!("submission {i}: ") } else { String::new() };
-        return Err(ApiError::forbidden(format!(
+        let mut e = ApiError::forbidden(format!(
             "{which}actor {} is not the caller's principal {}; a token acts only as its own principal",
             s.actor, caller.principal
-        )));
+        ));
+        e.body.index = batch.then_some(i);
+        return Err(e.into());
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    app.committer().submit(submissions, move |outcome| {
+    let queued = app.committer().try_submit(submissions, move |outcome| {
         let _ = tx.send(outcome);
     });
-    let outcome = rx.await.unwrap_or(Err(BatchError::Closed));
-    let outcome = match outcome {
+    if queued.is_err() {
+        return Err(ApiError::unavailable(
+            "the ledger's write queue is full; nothing was recorded: retry shortly",
+        )
+        .into());
+    }
+    let waited = tokio::time::timeout(limit.saturating_sub(started.elapsed()), rx).await;
+    let Ok(outcome) = waited else {
+        return Err(ApiError::timeout(format!(
+            "not durable within {} s; the submission may still be recorded: repeat it with the same effective_at (an exact repeat is answered 200 with its seq; without effective_at a repeat takes the ledger clock and is a different submission)",
+            limit.as_secs_f64()
+        ))
+        .into());
+    };
+    let outcome = match outcome.unwrap_or(Err(BatchError::Closed)) {
         Ok(outcome) => outcome,
-        Err(BatchError::Refused { index, refusal }) => {
-            app.metrics.refused(refusal.rule);
-            return Err(ApiError::refused(refusal, batch.then_some(index)));
-        }
+        Err(BatchError::Refused { index, refusal }) => return Err(refused(refusal, batch.then_some(index))),
         Err(BatchError::Failed(why)) => {
             return Err(ApiError::unavailable(format!(
                 "the ledger could not write ({why}); nothing of the batch is acknowledged, and writes stop until the ledger is reopened and verified"
-            )));
+            ))
+            .into());
         }
-        Err(BatchError::Closed) => return Err(ApiError::unavailable("the ledger's writer has stopped")),
+        Err(BatchError::Closed) => {
+            return Err(ApiError::unavailable("the ledger's writer has stopped").into());
+        }
     };
     let records: Vec<AppendedRecord> = outcome
         .submissions
@@ -257,7 +338,7 @@ async fn post_events(
     app.metrics.appended_records.fetch_add(appended as u64, Ordering::Relaxed);
     app.metrics.repeats.fetch_add((records.len() - appended) as u64, Ordering::Relaxed);
     let status = if appended > 0 { StatusCode::CREATED } else { StatusCode::OK };
-    json(status, &Appended { records })
+    Ok(json(status, &Appended { records })?)
 }
 
 // ---- records and proofs -----------------------------------------------------------------
@@ -381,13 +462,19 @@ struct ConsistencyQuery {
     new: Option<u64>,
 }
 
-fn tree_size(requested: Option<u64>, count: u64, name: &str) -> Result<u64, ApiError> {
+/// The tree size a proof is asked against: as given, else the latest signed checkpoint's
+/// (the size an auditor can check a root for), else every durable record.
+fn tree_size(requested: Option<u64>, ledger: &Ledger, name: &str) -> Result<u64, ApiError> {
+    let count = ledger.record_count();
     match requested {
         Some(size) if size > count => {
             Err(ApiError::not_found(format!("{name} {size}: the log holds {count} durable records")))
         }
         Some(size) => Ok(size),
-        None => Ok(count),
+        None => Ok(match ledger.checkpointed_size() {
+            0 => count,
+            signed => signed,
+        }),
     }
 }
 
@@ -397,9 +484,24 @@ async fn inclusion_proof(
 ) -> ApiResult {
     let q = query(q)?;
     let proof = app.read(|ledger| {
-        let size = tree_size(q.size, ledger.record_count(), "size")?;
+        let size = tree_size(q.size, ledger, "size")?;
+        let count = ledger.record_count();
+        if q.seq >= count {
+            return Err(ApiError::not_found(format!(
+                "no record with seq {}: the log holds {count} records",
+                q.seq
+            )));
+        }
         if q.seq >= size {
-            return Err(ApiError::malformed(format!("seq {}: not in the tree of {size} records", q.seq)));
+            return Err(ApiError::malformed(format!(
+                "seq {}: not in the tree of {size} records{}",
+                q.seq,
+                if q.size.is_none() {
+                    " (the latest signed checkpoint's; pass size to ask of a larger tree)"
+                } else {
+                    ""
+                }
+            )));
         }
         let log = ledger.log();
         let leaf = log.leaf_hash(Seq(q.seq)).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -420,7 +522,11 @@ async fn consistency_proof(
 ) -> ApiResult {
     let q = query(q)?;
     let proof = app.read(|ledger| {
-        let new = tree_size(q.new, ledger.record_count(), "new")?;
+        let new = tree_size(q.new, ledger, "new")?;
+        let count = ledger.record_count();
+        if q.old > count {
+            return Err(ApiError::not_found(format!("old {}: the log holds {count} durable records", q.old)));
+        }
         if q.old == 0 || q.old > new {
             return Err(ApiError::malformed(format!("old {}: must be from 1 to new ({new})", q.old)));
         }
@@ -443,9 +549,8 @@ struct KnownAtQuery {
     known_at_seq: Option<u64>,
 }
 
-/// Whether `caller` may see answers about `order`: readers always; a party only about orders
-/// of brands it owns. An order unknown (as of `known`) reveals nothing, so anyone allowed to
-/// ask gets its `unknown_order` verdict.
+/// Whether `caller` may see answers about `order`: readers always (an unknown order has the
+/// verdict `unknown_order`); a party only about orders of brands it owns.
 fn may_see_order(
     caller: &Caller,
     ledger: &Ledger,
@@ -458,13 +563,15 @@ fn may_see_order(
     if caller.role != Role::Party {
         return Err(ApiError::forbidden(format!("role {} may not see verdicts", caller.role)));
     }
-    let Some(brand) = ledger.order_brand(order, known).map_err(ledger_error)? else { return Ok(()) };
+    // An order unknown (as of `known`) is refused like another brand's, so that a party
+    // cannot learn which orders exist.
+    let brand = ledger.order_brand(order, known).map_err(ledger_error)?;
     let state = ledger.loaded_state().map_err(ledger_error)?;
-    if state.brand(&brand).is_some_and(|b| b.owner == caller.principal) {
+    if brand.and_then(|brand| state.brand(&brand)).is_some_and(|b| b.owner == caller.principal) {
         return Ok(());
     }
     Err(ApiError::forbidden(format!(
-        "party {} may see only orders of brands it owns, and order {order} is not one of them",
+        "party {} may see only orders of brands it owns, and order {order} is not one it can see",
         caller.principal
     )))
 }
@@ -505,6 +612,12 @@ async fn order_bundle(
         &[Role::Auditor, Role::Investigator, Role::Platform, Role::Party],
     )?;
     let order = path_id("order id", id, |t| OrderId::parse(t).map_err(|e| e.to_string()))?;
+    // A bundle is drawn at the latest signed checkpoint; while writes flow that lags the
+    // durable head (up to the checkpoint interval), so sign one of the head first: a bundle
+    // asked right after a sale must not call the sale unknown.
+    if app.read(|ledger| Ok(ledger.checkpoint_behind()))? {
+        app.write(|ledger| ledger.upkeep().map_err(ledger_error))?;
+    }
     let bundle = app.read(|ledger| {
         may_see_order(&caller, ledger, &order, None)?;
         ledger.prove_order(&order).map_err(|e| match e {
@@ -529,16 +642,17 @@ pub struct AuthorizationAnswer {
     pub authorized: bool,
     /// `authentic`, `unverified_source` or `unauthorized` (spec/events.md).
     pub verdict: String,
-    /// The grants of the chain, root first.
+    /// The grants of the chain that authorizes the store, root first; empty when none does.
     pub grant_chain: Vec<String>,
 }
 
 async fn authorization(
     State(app): AppState,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     q: Result<Query<AuthorizationQuery>, QueryRejection>,
 ) -> ApiResult {
-    if let Err(retry_after) = app.rate.check(client.ip()) {
+    if let Err(retry_after) = app.rate.check(app.client_address(client.ip(), &headers)) {
         app.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError::rate_limited(retry_after));
     }
@@ -556,7 +670,12 @@ async fn authorization(
         &AuthorizationAnswer {
             authorized: verdict.verdict == chl_state::VerdictKind::Authentic,
             verdict: kind.as_str().unwrap_or_default().to_owned(),
-            grant_chain: verdict.grant_chain.iter().map(|l| l.grant.to_string()).collect(),
+            // Only a chain that authorizes is disclosed, not the ones that were tried and failed.
+            grant_chain: if verdict.verdict == chl_state::VerdictKind::Unauthorized {
+                Vec::new()
+            } else {
+                verdict.grant_chain.iter().map(|l| l.grant.to_string()).collect()
+            },
         },
     )
 }
@@ -574,13 +693,15 @@ struct ChannelQuery {
 /// Whether `caller` may see `brand`'s channel: readers; its owner; a host appointed for it now.
 fn may_see_brand(caller: &Caller, ledger: &Ledger, brand: &BrandId) -> Result<(), ApiError> {
     let state = ledger.loaded_state().map_err(ledger_error)?;
-    let Some(known) = state.brand(brand) else {
-        return Err(ApiError::not_found(format!("brand {brand} is not known")));
-    };
-    if READERS.contains(&caller.role) || (caller.role == Role::Party && known.owner == caller.principal) {
+    let known = state.brand(brand);
+    if READERS.contains(&caller.role) {
+        return known.map(drop).ok_or_else(|| ApiError::not_found(format!("brand {brand} is not known")));
+    }
+    // For a party an unknown brand is refused like another's: no probing for brand ids.
+    if caller.role == Role::Party && known.is_some_and(|b| b.owner == caller.principal) {
         return Ok(());
     }
-    if caller.role == Role::Party {
+    if caller.role == Role::Party && known.is_some() {
         let now =
             chl_state::View { at: Timestamp::now(), known: Seq(ledger.record_count().saturating_sub(1)) };
         let host = [HostPower::Grants, HostPower::Agreements]
@@ -700,7 +821,8 @@ async fn live_tail(
         None => None,
     };
     let start = stream::start_seq(last_event_id, q.from, *app.durable.borrow())?;
-    Ok(stream::follow(Arc::clone(&app), start).into_response())
+    let token = bearer_token(&headers).unwrap_or_default().to_owned();
+    Ok(stream::follow(Arc::clone(&app), start, token).into_response())
 }
 
 // ---- service ------------------------------------------------------------------------------

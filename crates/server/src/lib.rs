@@ -52,6 +52,9 @@ pub struct ServeConfig {
     /// How long a stop waits for connections to finish before dropping them (a client that
     /// stopped reading a live tail would otherwise hold the stop up for ever).
     pub drain_timeout: Duration,
+    /// Count public rate limits against the first `X-Forwarded-For` address rather than the
+    /// peer: only behind a proxy that sets it (a client could otherwise pick its own).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for ServeConfig {
@@ -66,6 +69,7 @@ impl Default for ServeConfig {
             committer: CommitterConfig::default(),
             checkpoint_interval: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(30),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -158,6 +162,39 @@ impl App {
             }
             Err(TryLockError::Poisoned(_)) => Err(poisoned()),
         }
+    }
+
+    /// Runs `change` on the ledger under its write lock, waiting off the async workers (the
+    /// writer thread may hold it for a group commit). For rare upkeep, never for appends.
+    pub fn write<T>(&self, change: impl FnOnce(&mut Ledger) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let mut guard = if multi_thread {
+            tokio::task::block_in_place(|| self.ledger.write())
+        } else {
+            self.ledger.write()
+        }
+        .map_err(|_| ApiError::unavailable("the ledger's writer failed; restart the server"))?;
+        change(&mut guard)
+    }
+
+    /// The address a request counts against for rate limits: the peer, or with
+    /// `trust_forwarded_for` the first address of `X-Forwarded-For` (set by a proxy in front).
+    pub fn client_address(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+        if !self.config.trust_forwarded_for {
+            return peer;
+        }
+        headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse().ok())
+            .unwrap_or(peer)
+    }
+
+    /// Whether a token still names a caller: live tails check it again as they run.
+    pub fn still_valid(&self, token: &str) -> bool {
+        matches!(self.tokens.authenticate(token), Ok(Ok(_)))
     }
 
     /// The caller a request's bearer token names: 401 without a valid one.

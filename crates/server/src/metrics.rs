@@ -81,6 +81,8 @@ pub struct Metrics {
     pub head_seq: AtomicU64,
     pub stream_clients: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Requests no endpoint matched: 404 (no such path) and 405 (no such method).
+    unmatched: [AtomicU64; 2],
 }
 
 impl Default for Metrics {
@@ -97,6 +99,7 @@ impl Default for Metrics {
             head_seq: AtomicU64::new(0),
             stream_clients: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            unmatched: Default::default(),
         }
     }
 }
@@ -105,6 +108,10 @@ impl Metrics {
     pub fn refused(&self, rule: Rule) {
         let i = RULES.iter().position(|&r| r == rule).expect("every rule is listed");
         self.refusals[i].fetch_add(1, Relaxed);
+    }
+
+    pub fn unmatched(&self, status: u16) {
+        self.unmatched[usize::from(status == 405)].fetch_add(1, Relaxed);
     }
 
     pub fn responded(&self, endpoint: Endpoint, status: u16, seconds: f64) {
@@ -181,6 +188,13 @@ impl Metrics {
                 &mut out,
                 "chl_http_request_seconds",
                 &format!("endpoint=\"{}\"", endpoint.name()),
+            );
+        }
+        for (status, count) in [404, 405].iter().zip(&self.unmatched) {
+            let _ = writeln!(
+                out,
+                "chl_http_responses_total{{endpoint=\"unmatched\",status=\"{status}\"}} {}",
+                count.load(Relaxed)
             );
         }
         let gauge = |out: &mut String, name: &str, help: &str, value: u64| {

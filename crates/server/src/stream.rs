@@ -21,9 +21,14 @@ use tokio::sync::watch;
 
 /// Records read from the log per page.
 const PAGE: u64 = 256;
+/// How often an idle tail checks that its token was not revoked.
+const TOKEN_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Follower {
     app: Arc<App>,
+    /// The bearer token that opened the tail: checked again before every page and at least
+    /// once a second, so that revoking it ends the tail.
+    token: String,
     next: u64,
     page: VecDeque<Event>,
     durable: watch::Receiver<u64>,
@@ -47,13 +52,14 @@ pub fn start_seq(last_event_id: Option<&str>, from: Option<u64>, durable: u64) -
     Ok(from.unwrap_or(durable))
 }
 
-pub fn follow(app: Arc<App>, next: u64) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub fn follow(app: Arc<App>, next: u64, token: String) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     app.metrics.stream_clients.fetch_add(1, Ordering::Relaxed);
     let keep_alive = app.config().keep_alive;
     let follower = Follower {
         durable: app.durable.clone(),
         stopping: app.stopping.clone(),
         app,
+        token,
         next,
         page: VecDeque::new(),
     };
@@ -62,7 +68,7 @@ pub fn follow(app: Arc<App>, next: u64) -> Sse<impl Stream<Item = Result<Event, 
             if let Some(event) = f.page.pop_front() {
                 return Some((Ok(event), f));
             }
-            if *f.stopping.borrow() {
+            if *f.stopping.borrow() || !f.app.still_valid(&f.token) {
                 return None;
             }
             let durable = *f.durable.borrow_and_update();
@@ -81,6 +87,8 @@ pub fn follow(app: Arc<App>, next: u64) -> Sse<impl Stream<Item = Result<Event, 
             tokio::select! {
                 changed = f.durable.changed() => if changed.is_err() { return None },
                 _ = f.stopping.wait_for(|s| *s) => return None,
+                // Wake to check the token again even when nothing is written.
+                _ = tokio::time::sleep(TOKEN_RECHECK) => {}
             }
         }
     });
