@@ -192,13 +192,17 @@ impl Endpoint {
                                 "A submission's actor is not the caller's principal, or the role may not write.",
                             ),
                             error(
+                                408,
+                                "The body did not arrive within the request timeout; nothing was read.",
+                            ),
+                            error(
                                 409,
                                 "Refused by a rule of spec/events.md; nothing of the batch was appended.",
                             ),
-                            error(413, "The body or the batch is larger than the server accepts."),
+                            error(413, "The body (or its Content-Length) or the batch is over the limit."),
                             error(
                                 503,
-                                "The ledger cannot write now (a failed sync stops writes until reopened).",
+                                "Not known to be durable within the request timeout (repeat it with the same effective_at), the write queue is full, or the ledger cannot write (a failed sync stops writes until reopened).",
                             ),
                         ],
                     }
@@ -272,13 +276,17 @@ impl Endpoint {
                                 kind: Kind::Integer,
                                 description: "The record.",
                             },
-                            query("size", Kind::Integer, "The tree size (default: every durable record)."),
+                            query(
+                                "size",
+                                Kind::Integer,
+                                "The tree size (default: the latest signed checkpoint's).",
+                            ),
                         ],
                         request: None,
                         responses: &[
                             ok(200, "The proof.", "InclusionProof"),
                             E400,
-                            error(404, "The tree size is beyond the log."),
+                            error(404, "The record or the tree size is beyond the log."),
                         ],
                     }
                 }
@@ -302,7 +310,7 @@ impl Endpoint {
                             query(
                                 "new",
                                 Kind::Integer,
-                                "The newer tree size (default: every durable record).",
+                                "The newer tree size (default: the latest signed checkpoint's).",
                             ),
                         ],
                         request: None,
@@ -327,7 +335,15 @@ impl Endpoint {
                         ),
                         params: &[path("id", Kind::Id, "The order id."), KNOWN_AT],
                         request: None,
-                        responses: &[ok(200, "The verdict.", "Verdict"), E400, E401, E403],
+                        responses: &[
+                            ok(200, "The verdict.", "Verdict"),
+                            E400,
+                            E401,
+                            error(
+                                403,
+                                "Not a reader, nor the owner of the order's brand (unknown orders included).",
+                            ),
+                        ],
                     }
                 }
             }
