@@ -4,6 +4,7 @@
 //! Layering inside the crate: `frame` (one record's bytes on disk) -> `storage` (segment
 //! files, the `Storage` trait, recovery) -> `log` (the chain, batches, commit) -> `verify`.
 
+pub mod fault;
 pub mod frame;
 pub mod log;
 pub mod merkle;

@@ -311,6 +311,12 @@ impl<S: Storage> Log<S> {
     /// sync the log refuses further writes: the kernel may have dropped the dirty pages, so
     /// retrying the sync could report success for data that is gone.
     pub fn commit(&mut self) -> Result<Option<Head>, LogError> {
+        // After a failed write or sync, a second commit would write the same frames again (a
+        // short write left some of them in the store already) or sync again and report
+        // success for what the failed sync lost.
+        if let Some(why) = &self.poisoned {
+            return Err(LogError::Poisoned(why.clone()));
+        }
         self.flush()?;
         if !self.tree_kept {
             self.unhashed.clear();
@@ -378,12 +384,18 @@ impl<S: Storage> Log<S> {
     }
 
     /// Drops every record appended since `mark`, from memory and, if they reached it, from
-    /// the store: a refused batch leaves the log exactly as it was.
+    /// the store: a refused batch leaves the log exactly as it was. Once the log refuses
+    /// writes, only what is still in memory can be taken back.
     pub fn rollback_to(&mut self, mark: Mark) -> Result<(), LogError> {
         if self.store.record_count() == mark.store_records {
             self.pending_frames.truncate(mark.pending_bytes);
             self.pending_lens.truncate(mark.pending_records);
         } else {
+            // After a failed write or sync the store is left as it is (cutting syncs it) for
+            // recovery to deal with when the log is reopened.
+            if let Some(why) = &self.poisoned {
+                return Err(LogError::Poisoned(why.clone()));
+            }
             // A flush moved everything pending, the mark's records included, to the store.
             self.pending_frames.clear();
             self.pending_lens.clear();

@@ -587,6 +587,7 @@ impl Storage for SegmentStore {
             let seg = self.segments.last_mut().unwrap();
             // Take as many frames as fit (at least one) and write them in one call.
             let run_start = at;
+            let offsets_before = seg.offsets.len();
             let mut end = seg.bytes;
             while let Some(&&len) = lens.peek() {
                 if end != seg.bytes && end + u64::from(len) > max {
@@ -598,7 +599,13 @@ impl Storage for SegmentStore {
                 at += len as usize;
                 lens.next();
             }
-            seg.file.write_all_at(&frames[run_start..at], seg.bytes).map_err(io_err("write", &seg.path))?;
+            if let Err(error) = seg.file.write_all_at(&frames[run_start..at], seg.bytes) {
+                // The run is not in the store: forget its offsets, or `record_count` and
+                // `read_frame` would count and read frames that were never written. Bytes of a
+                // short write past `bytes` are overwritten by the next append or cut on open.
+                seg.offsets.truncate(offsets_before);
+                return Err(StoreError::Io { op: "write", path: seg.path.clone(), error });
+            }
             seg.bytes = end;
             seg.dirty = true;
         }
@@ -790,4 +797,50 @@ pub fn check_segment_header(file: &File, path: &Path, base: u64) -> Result<(), S
         return Err(format!("{} has non-zero reserved bytes in its header", path.display()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::write_frame;
+
+    fn frames(bodies: &[&[u8]]) -> (Vec<u8>, Vec<u32>) {
+        let mut out = Vec::new();
+        let lens = bodies
+            .iter()
+            .map(|body| {
+                let before = out.len();
+                write_frame(body, &mut out);
+                (out.len() - before) as u32
+            })
+            .collect();
+        (out, lens)
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_store_counting_only_the_frames_it_holds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = SegmentStore::create(&tmp.path().join("log"), StoreConfig::default()).unwrap();
+        let (two, two_lens) = frames(&[b"zero", b"one"]);
+        store.append(&two, &two_lens).unwrap();
+        store.sync().unwrap();
+        // A handle that cannot write: the next write fails as a failing disk's would.
+        let seg = store.segments.last_mut().unwrap();
+        let writable = std::mem::replace(&mut seg.file, File::open(&seg.path).unwrap());
+        let (three, lens) = frames(&[b"two", b"three", b"four"]);
+        let err = store.append(&three, &lens).unwrap_err();
+        assert!(matches!(err, StoreError::Io { op: "write", .. }), "{err}");
+        assert_eq!(store.record_count(), 2);
+        assert!(matches!(store.read_frame(Seq(2), &mut Vec::new()), Err(StoreError::OutOfRange(..))));
+        let mut frame = Vec::new();
+        store.read_frame(Seq(1), &mut frame).unwrap();
+        assert_eq!(frame, two[two_lens[0] as usize..]);
+        // Writable again, the next frame takes seq 2.
+        store.segments.last_mut().unwrap().file = writable;
+        let (one, lens) = frames(&[b"two again"]);
+        store.append(&one, &lens).unwrap();
+        assert_eq!(store.record_count(), 3);
+        store.read_frame(Seq(2), &mut frame).unwrap();
+        assert_eq!(frame, one);
+    }
 }
