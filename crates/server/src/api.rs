@@ -88,7 +88,7 @@ async fn observe(
         match tokio::time::timeout(app.config().request_timeout, next.run(request)).await {
             Ok(response) => response,
             Err(_) => ApiError::timeout(format!(
-                "no answer within {} s; a submission may still be recorded: repeat it, and an exact repeat is recognized",
+                "no answer within {} s; this endpoint only reads, so nothing changed: retry",
                 app.config().request_timeout.as_secs_f64()
             ))
             .into_response(),
