@@ -162,6 +162,100 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// An order's story for an investigator (--order): the sale, its verdict at the sale, at its
+    /// dispute and now, the grant chains, agreements and suppliers involved with their
+    /// timelines, and findings. With other filters (or --timeline): the records that concern
+    /// every id given, in seq order, optionally between two effective or recorded times.
+    Replay {
+        /// Tell this order's story (alone), or with --timeline list its records.
+        #[arg(long)]
+        order: Option<chl_model::OrderId>,
+        #[arg(long)]
+        store: Option<chl_model::StoreId>,
+        /// A brand (its products' sales included).
+        #[arg(long)]
+        brand: Option<chl_model::BrandId>,
+        /// A party, as actor or named in the data.
+        #[arg(long)]
+        party: Option<chl_model::PartyId>,
+        /// A grant, as grant or parent.
+        #[arg(long)]
+        grant: Option<chl_model::GrantId>,
+        #[arg(long)]
+        agreement: Option<chl_model::AgreementId>,
+        #[arg(long)]
+        sku: Option<chl_model::Sku>,
+        /// Only records effective at or after this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        from: Option<chl_model::Timestamp>,
+        /// Only records effective at or before this time.
+        #[arg(long, value_name = "TIME")]
+        to: Option<chl_model::Timestamp>,
+        /// Only records recorded at or after this time.
+        #[arg(long, value_name = "TIME")]
+        recorded_from: Option<chl_model::Timestamp>,
+        /// Only records recorded at or before this time.
+        #[arg(long, value_name = "TIME")]
+        recorded_to: Option<chl_model::Timestamp>,
+        /// With --order: list the order's records instead of telling its story.
+        #[arg(long, requires = "order")]
+        timeline: bool,
+        /// text (for a terminal), json (complete), or markdown (a case report).
+        #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+        format: ReplayFormat,
+        /// The same as --format json.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// With --order: attach the proof bundle of the current verdict's evidence (as chl prove
+        /// --order prints it): under "bundle" in JSON, as a final JSON block in text and Markdown.
+        #[arg(long, requires = "order", conflicts_with = "timeline")]
+        bundle: bool,
+        /// A record made more than this many hours after it took effect counts as recorded late.
+        #[arg(long, value_name = "HOURS", default_value_t = 24)]
+        late_after: u32,
+        /// The most records a timeline lists.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Write a realistic synthetic channel history as JSONL submissions to stdout, the same
+    /// bytes for the same seed and flags, with the cases investigators hunt mixed in;
+    /// --truth writes each sale's intended verdict (docs/gen.md).
+    Gen {
+        /// The seed of every random choice.
+        #[arg(long, default_value_t = chl_gen::Config::default().seed)]
+        seed: u64,
+        /// Brands, each with its owner, agents, stores and products.
+        #[arg(long, default_value_t = chl_gen::Config::default().brands)]
+        brands: u32,
+        /// Sales in all, spread over the years with seasonal peaks.
+        #[arg(long, default_value_t = chl_gen::Config::default().sales)]
+        sales: u64,
+        /// Years of sales, ending at --end.
+        #[arg(long, default_value_t = chl_gen::Config::default().years)]
+        years: u32,
+        /// The share of sales that are hunted cases (0 to 1).
+        #[arg(long, default_value_t = chl_gen::Config::default().anomaly_rate)]
+        anomaly_rate: f64,
+        /// N of 1 + N + n: the mean number of Tmall franchise and specialty stores per brand.
+        #[arg(long, default_value_t = chl_gen::Config::default().tmall_stores)]
+        tmall_stores: u32,
+        /// n of 1 + N + n: the mean number of authorized Taobao sellers per brand.
+        #[arg(long, default_value_t = chl_gen::Config::default().taobao_sellers)]
+        taobao_sellers: u32,
+        /// The share of ordinary sales refunded (0 to 1).
+        #[arg(long, default_value_t = chl_gen::Config::default().refund_rate)]
+        refund_rate: f64,
+        /// The share of hunted sales disputed (0 to 1; ordinary sales: a hundredth of it).
+        #[arg(long, default_value_t = chl_gen::Config::default().dispute_rate)]
+        dispute_rate: f64,
+        /// When the sales end (RFC 3339) [default: 2025-12-01T00:00:00+08:00]. Must lie a month
+        /// or more in the past when the history is imported.
+        #[arg(long, value_name = "TIME")]
+        end: Option<chl_model::Timestamp>,
+        /// Also write one JSON line per sale to FILE: {"order", "verdict", "reasons", "warnings"}.
+        #[arg(long, value_name = "FILE")]
+        truth: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,4 +283,12 @@ pub enum TokenAction {
     },
     /// List the tokens issued: id, principal, role, when issued and revoked. Never the tokens.
     List,
+}
+
+/// How `chl replay` prints.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayFormat {
+    Text,
+    Json,
+    Markdown,
 }

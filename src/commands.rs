@@ -141,7 +141,106 @@ pub fn run(args: Args) -> Result<()> {
             serve(&data, addr, config)
         }
         Command::Token { action } => token(&data, action),
+        Command::Replay {
+            order,
+            store,
+            brand,
+            party,
+            grant,
+            agreement,
+            sku,
+            from,
+            to,
+            recorded_from,
+            recorded_to,
+            timeline,
+            format,
+            json,
+            bundle,
+            late_after,
+            limit,
+        } => {
+            let filter =
+                chl_ledger::TimelineFilter { order, store, brand, party, grant, agreement, sku, from, to };
+            let format = if json { crate::args::ReplayFormat::Json } else { format };
+            let question = ReplayQuestion {
+                filter,
+                recorded_from,
+                recorded_to,
+                timeline,
+                format,
+                bundle,
+                late_after,
+                limit,
+            };
+            replay(&data, question)
+        }
+        Command::Gen {
+            seed,
+            brands,
+            sales,
+            years,
+            anomaly_rate,
+            tmall_stores,
+            taobao_sellers,
+            refund_rate,
+            dispute_rate,
+            end,
+            truth,
+        } => {
+            let config = chl_gen::Config {
+                seed,
+                brands,
+                sales,
+                years,
+                anomaly_rate,
+                tmall_stores,
+                taobao_sellers,
+                refund_rate,
+                dispute_rate,
+                end: end.map_or(chl_gen::DEFAULT_END, |t| t.unix_micros().div_euclid(1_000_000)),
+                ..chl_gen::Config::default()
+            };
+            generate(config, truth.as_deref())
+        }
     }
+}
+
+/// `chl gen`: the history to stdout, the truth to its file, a summary to stderr.
+fn generate(config: chl_gen::Config, truth: Option<&Path>) -> Result<()> {
+    let started = std::time::Instant::now();
+    let generator = chl_gen::Generator::new(config).map_err(|e| anyhow::anyhow!(e))?;
+    let mut truth_out = match truth {
+        Some(path) => Some(BufWriter::with_capacity(
+            1 << 20,
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let bar = progress::bar(Some(generator.config().sales), "sales");
+    let summary =
+        generator.write(&mut out, truth_out.as_mut().map(|w| w as &mut dyn Write), &mut |done| {
+            bar.set_position(done)
+        })?;
+    out.flush()?;
+    if let Some(w) = truth_out.as_mut() {
+        w.flush().with_context(|| format!("cannot write {}", truth.expect("truth file").display()))?;
+    }
+    bar.finish_and_clear();
+    let shape = generator.shape();
+    let [authentic, unverified, unauthorized] = summary.verdicts;
+    eprintln!(
+        "chl gen: {} lines, {} sales in {} stores of {} brands ({} hunted, {:.1} %): {authentic} authentic, {unverified} unverified_source, {unauthorized} unauthorized; {:.1} s",
+        summary.lines,
+        summary.sales,
+        shape.stores,
+        shape.brands,
+        summary.hunted,
+        100.0 * summary.hunted as f64 / summary.sales.max(1) as f64,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
@@ -655,4 +754,104 @@ fn channel(data: &Path, q: ChannelQuestion, json: bool) -> Result<()> {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+struct ReplayQuestion {
+    filter: chl_ledger::TimelineFilter,
+    recorded_from: Option<chl_model::Timestamp>,
+    recorded_to: Option<chl_model::Timestamp>,
+    timeline: bool,
+    format: crate::args::ReplayFormat,
+    bundle: bool,
+    late_after: u32,
+    limit: usize,
+}
+
+/// `chl replay`: with --order alone, the order's story (chl_ledger::story); otherwise the
+/// timeline of the records that concern every id given, within the time windows given.
+fn replay(data: &Path, q: ReplayQuestion) -> Result<()> {
+    use crate::args::ReplayFormat;
+    let f = &q.filter;
+    let narrowed = f.store.is_some()
+        || f.brand.is_some()
+        || f.party.is_some()
+        || f.grant.is_some()
+        || f.agreement.is_some()
+        || f.sku.is_some()
+        || f.from.is_some()
+        || f.to.is_some()
+        || q.recorded_from.is_some()
+        || q.recorded_to.is_some();
+    let story_of = f.order.clone().filter(|_| !q.timeline);
+    if story_of.is_some() && narrowed {
+        use clap::CommandFactory;
+        crate::args::Args::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--order alone tells the order's story; to filter the order's records by other ids or times, add --timeline",
+            )
+            .exit();
+    }
+    let mut ledger = open(data)?;
+    ledger.state()?;
+    if let Some(order) = story_of {
+        let options = chl_ledger::story::StoryOptions { late_after_hours: q.late_after };
+        let story = ledger
+            .order_story(&order, options)?
+            .ok_or_else(|| anyhow::anyhow!("order {order} is not known"))?;
+        let bundle = if q.bundle { Some(ledger.prove_order(&order)?) } else { None };
+        match q.format {
+            ReplayFormat::Json => {
+                let mut doc = serde_json::to_string(&story)?;
+                if let Some(bundle) = &bundle {
+                    // Spliced in as written, so each bundled record's export line stays exactly so.
+                    doc.pop();
+                    doc.push_str(",\"bundle\":");
+                    doc.push_str(&serde_json::to_string(bundle)?);
+                    doc.push('}');
+                }
+                println!("{doc}");
+            }
+            ReplayFormat::Text => print!("{}", story.to_text(bundle.as_ref())),
+            ReplayFormat::Markdown => print!("{}", story.to_markdown(bundle.as_ref())),
+        }
+        return Ok(());
+    }
+    let timeline = ledger.timeline_recorded(&q.filter, q.recorded_from, q.recorded_to, q.limit)?;
+    match q.format {
+        ReplayFormat::Json => println!("{}", serde_json::to_string(&timeline)?),
+        ReplayFormat::Text => print!("{}", chl_ledger::story::timeline_text(&timeline)),
+        ReplayFormat::Markdown => {
+            let mut about: Vec<String> = Vec::new();
+            let ids: [(&str, Option<String>); 7] = [
+                ("order", f.order.as_ref().map(|v| v.to_string())),
+                ("store", f.store.as_ref().map(|v| v.to_string())),
+                ("brand", f.brand.as_ref().map(|v| v.to_string())),
+                ("party", f.party.as_ref().map(|v| v.to_string())),
+                ("grant", f.grant.as_ref().map(|v| v.to_string())),
+                ("agreement", f.agreement.as_ref().map(|v| v.to_string())),
+                ("sku", f.sku.as_ref().map(|v| v.to_string())),
+            ];
+            about.extend(ids.into_iter().filter_map(|(kind, id)| id.map(|id| format!("{kind} {id}"))));
+            let window =
+                |what: &str, from: Option<chl_model::Timestamp>, to: Option<chl_model::Timestamp>| {
+                    let at = chl_ledger::story::short_time;
+                    match (from, to) {
+                        (None, None) => None,
+                        (Some(a), None) => Some(format!("{what} from {}", at(a))),
+                        (None, Some(b)) => Some(format!("{what} until {}", at(b))),
+                        (Some(a), Some(b)) => Some(format!("{what} {} to {}", at(a), at(b))),
+                    }
+                };
+            about.extend(window("effective", f.from, f.to));
+            about.extend(window("recorded", q.recorded_from, q.recorded_to));
+            let title = if about.is_empty() {
+                "Timeline of every record".to_owned()
+            } else {
+                format!("Timeline: {}", about.join("; "))
+            };
+            print!("{}", chl_ledger::story::timeline_markdown(&timeline, &title));
+        }
+    }
+    Ok(())
 }

@@ -8,9 +8,18 @@
 //! A scenario holding a file `KNOWN_BUG` (the explanation) tells of a product bug: its answer
 //! mismatches are reported, not failed on. If it answers as expected, the test fails so that
 //! the `KNOWN_BUG` file is removed.
+//!
+//! A question may instead expect a text file (`expect_text`, e.g. a Markdown case report of
+//! `chl replay --order`): then it is asked as written, without `--json`, and its stdout must be
+//! that file byte for byte (`CHL_BLESS_REPLAY=1` rewrites the files from the answers). A
+//! scenario holding `recorded_at.jsonl` runs on a ledger with a historical clock: the history is
+//! imported and judged as usual, then its records are given the recording times the file names
+//! (the others recorded as they took effect) and the ledger is restored from them, with a fixed
+//! signer key, so that recording times, hashes and checkpoints are the same on every run.
 
+use chl_model::{Digest, Event, ExportedRecord, ImportedRecord, Timestamp};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,6 +47,17 @@ const WARNINGS: &[&str] =
 
 /// Files every scenario folder must hold.
 const REQUIRED_FILES: &[&str] = &["story.md", "history.jsonl", "questions.jsonl"];
+
+/// The signer key of every ledger restored with a historical clock (`recorded_at.jsonl`): fixed,
+/// so that record 0, every hash after it and every checkpoint are the same on every run. A test
+/// key, known to all; it signs nothing but these scratch ledgers.
+const REPLAY_SIGNER_KEY: &str =
+    "PRIVATE+KEY+replay.channel-ledger.example+7b985955+AfxwFkR+UGzPJ0dH65QqH1zk538ahkRAZAmOmYo6w8Tm";
+
+/// Set to 1 to rewrite the files of `expect_text` questions from chl's answers.
+fn bless() -> bool {
+    std::env::var("CHL_BLESS_REPLAY").is_ok_and(|v| v == "1")
+}
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("replay/scenarios")
@@ -96,7 +116,12 @@ fn jsonl_lines(text: &str) -> Vec<(usize, &str)> {
 /// One line of `questions.jsonl`.
 enum Expect {
     Document(Value),
-    Error { stderr: String, exit: i32 },
+    Error {
+        stderr: String,
+        exit: i32,
+    },
+    /// The name of a file in the scenario folder that stdout must equal.
+    Text(String),
 }
 
 struct Question {
@@ -110,7 +135,7 @@ fn parse_question(line: usize, text: &str) -> Result<Question, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("line {line}: not JSON: {e}"))?;
     let object = value.as_object().ok_or_else(|| format!("line {line}: not a JSON object"))?;
     for key in object.keys() {
-        if !["args", "expect", "expect_error", "exit", "note"].contains(&key.as_str()) {
+        if !["args", "expect", "expect_error", "expect_text", "exit", "note"].contains(&key.as_str()) {
             return Err(format!("line {line}: unknown key {key:?}"));
         }
     }
@@ -128,6 +153,19 @@ fn parse_question(line: usize, text: &str) -> Result<Question, String> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(format!("line {line}: \"note\" must be a string")),
     };
+    if let Some(file) = object.get("expect_text") {
+        let file = file
+            .as_str()
+            .filter(|f| !f.is_empty() && !f.contains('/') && !f.starts_with('.'))
+            .ok_or_else(|| format!("line {line}: \"expect_text\" must name a file in the scenario folder"))?;
+        if object.contains_key("expect") || object.contains_key("expect_error") || object.contains_key("exit")
+        {
+            return Err(format!(
+                "line {line}: \"expect_text\" goes without \"expect\", \"expect_error\" and \"exit\""
+            ));
+        }
+        return Ok(Question { line, args, note, expect: Expect::Text(file.to_owned()) });
+    }
     let expect = match (object.get("expect"), object.get("expect_error")) {
         (Some(doc), None) => {
             if object.contains_key("exit") {
@@ -151,7 +189,7 @@ fn parse_question(line: usize, text: &str) -> Result<Question, String> {
         }
         _ => {
             return Err(format!(
-                "line {line}: give exactly one of \"expect\" (an object) or \"expect_error\" (a non-empty string)"
+                "line {line}: give exactly one of \"expect\" (an object), \"expect_error\" (a non-empty string) or \"expect_text\" (a file name)"
             ));
         }
     };
@@ -235,6 +273,141 @@ fn record_count(data: &Path) -> Result<u64, String> {
         .ok_or_else(|| format!("chl status --json gave no record count:\n{}", describe(&run)))
 }
 
+/// Where two texts first differ, with a few lines of each around it.
+fn text_difference(expected: &str, actual: &str) -> String {
+    let e: Vec<&str> = expected.lines().collect();
+    let a: Vec<&str> = actual.lines().collect();
+    let first = (0..e.len().max(a.len())).find(|&i| e.get(i) != a.get(i)).unwrap_or(0);
+    let from = first.saturating_sub(2);
+    let show = |lines: &[&str]| {
+        (from..(first + 3).min(lines.len()))
+            .map(|i| format!("  {:>4} | {}", i + 1, lines[i]))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "  first difference at line {} ({} lines expected, {} given)\n--- expected\n{}\n--- actual\n{}",
+        first + 1,
+        e.len(),
+        a.len(),
+        show(&e),
+        show(&a)
+    )
+}
+
+/// The recording times `recorded_at.jsonl` gives, by history line: `{"line": N, "recorded_at":
+/// "<RFC 3339>", "note"?: "..."}` per line.
+fn parse_clock(text: &str, history_lines: u64) -> Result<BTreeMap<u64, Timestamp>, String> {
+    let mut given = BTreeMap::new();
+    for (number, line) in jsonl_lines(text) {
+        let value: Value = serde_json::from_str(line).map_err(|e| format!("line {number}: not JSON: {e}"))?;
+        let object = value.as_object().ok_or_else(|| format!("line {number}: not a JSON object"))?;
+        if let Some(key) = object.keys().find(|k| !["line", "recorded_at", "note"].contains(&k.as_str())) {
+            return Err(format!("line {number}: unknown key {key:?}"));
+        }
+        let history_line = object
+            .get("line")
+            .and_then(Value::as_u64)
+            .filter(|n| (1..=history_lines).contains(n))
+            .ok_or_else(|| {
+                format!("line {number}: \"line\" must be a line of history.jsonl (1 to {history_lines})")
+            })?;
+        let at = object
+            .get("recorded_at")
+            .and_then(Value::as_str)
+            .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+            .ok_or_else(|| format!("line {number}: \"recorded_at\" must be an RFC 3339 time"))?;
+        if given.insert(history_line, at).is_some() {
+            return Err(format!("line {number}: history line {history_line} is given twice"));
+        }
+    }
+    Ok(given)
+}
+
+/// Restores into `clocked` the ledger of `data` with a historical clock: history line N (seq N)
+/// recorded at the time `clock` gives for it, else when it took effect, but never before the
+/// record before it (`recorded_at` never decreases); record 0 recorded with seq 1 and naming the
+/// fixed replay key, which is put in place so the restored ledger signs its checkpoints. Every
+/// hash is recomputed.
+fn with_historical_clock(
+    data: &Path,
+    clocked: &Path,
+    clock: &str,
+    history_lines: u64,
+) -> Result<PathBuf, String> {
+    let given = parse_clock(clock, history_lines)?;
+    let key =
+        chl_ledger::keys::CheckpointKey::parse_signer_string(REPLAY_SIGNER_KEY).expect("the replay key");
+    let export = chl(data, &["export"]);
+    if export.code != 0 {
+        return Err(format!("chl export failed:\n{}", describe(&export)));
+    }
+    let mut records = Vec::new();
+    for line in export.stdout.lines() {
+        let imported =
+            ImportedRecord::parse_json(line).map_err(|e| format!("an exported line does not read: {e:?}"))?;
+        records.push(imported.record);
+    }
+    let mut recorded: Vec<Timestamp> = vec![Timestamp::MIN; records.len()];
+    for seq in 1..records.len() {
+        let floor = if seq == 1 { Timestamp::MIN } else { recorded[seq - 1] };
+        let effective = records[seq].effective_at;
+        recorded[seq] = match given.get(&(seq as u64)) {
+            Some(&at) if at < floor => {
+                return Err(format!(
+                    "history line {seq} recorded at {at}, before line {} ({floor}): recorded_at never decreases",
+                    seq - 1
+                ));
+            }
+            Some(&at) if at.saturating_add_micros(chl_model::MAX_EFFECTIVE_LEAD_MICROS) < effective => {
+                return Err(format!(
+                    "history line {seq} recorded at {at}, more than 5 minutes before it takes effect ({effective})"
+                ));
+            }
+            Some(&at) => at,
+            None => effective.max(floor),
+        };
+    }
+    recorded[0] = recorded.get(1).copied().unwrap_or(records[0].recorded_at);
+    let mut out = Vec::new();
+    let mut prev = Digest::ZERO;
+    for (seq, record) in records.iter_mut().enumerate() {
+        record.recorded_at = recorded[seq];
+        if let Event::LedgerCreated(created) = &mut record.event {
+            record.effective_at = recorded[seq];
+            created.public_key = key.public_key();
+        }
+        record.prev = prev;
+        let mut bytes = Vec::new();
+        chl_model::codec::encode_record(record, &mut bytes);
+        let hash = chl_model::codec::record_hash(&bytes);
+        ExportedRecord { record, hash }.write_json(&mut out).expect("an export line is written");
+        out.push(b'\n');
+        prev = hash;
+    }
+    let file = clocked.with_extension("jsonl");
+    fs::write(&file, out).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let restore = chl(clocked, &["import", file.to_str().expect("a UTF-8 path")]);
+    if restore.code != 0 {
+        return Err(format!("the re-clocked export does not restore:\n{}", describe(&restore)));
+    }
+    let keys = clocked.join("keys");
+    fs::create_dir_all(&keys).map_err(|e| format!("cannot create {}: {e}", keys.display()))?;
+    let key_file = keys.join("checkpoint.key");
+    fs::write(&key_file, format!("{REPLAY_SIGNER_KEY}\n"))
+        .map_err(|e| format!("cannot write the key: {e}"))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&keys, fs::Permissions::from_mode(0o700)).expect("permissions");
+        fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).expect("permissions");
+    }
+    match record_count(clocked) {
+        Ok(n) if n == history_lines + 1 => Ok(clocked.to_owned()),
+        Ok(n) => Err(format!("the restored ledger holds {n} records, not {}", history_lines + 1)),
+        Err(e) => Err(e),
+    }
+}
+
 fn run_scenario(dir: &Path) -> Outcome {
     let mut outcome = Outcome::default();
     for file in REQUIRED_FILES {
@@ -312,10 +485,27 @@ fn run_scenario(dir: &Path) -> Outcome {
     if !outcome.broken.is_empty() {
         return outcome;
     }
+    // Optional: a historical clock. The ledger just built judged the history; the questions go
+    // to one restored from its records with the recording times of `recorded_at.jsonl`.
+    let clock_path = dir.join("recorded_at.jsonl");
+    let data = if clock_path.is_file() {
+        let text = fs::read_to_string(&clock_path).expect("recorded_at.jsonl reads");
+        match with_historical_clock(&data, &scratch.path().join("clocked"), &text, history_lines) {
+            Ok(clocked) => clocked,
+            Err(e) => {
+                outcome.broken.push(format!("recorded_at.jsonl: {e}"));
+                return outcome;
+            }
+        }
+    } else {
+        data
+    };
 
     for q in &questions {
         let mut args: Vec<&str> = q.args.iter().map(String::as_str).collect();
-        args.push("--json");
+        if !matches!(q.expect, Expect::Text(_)) {
+            args.push("--json");
+        }
         let run = chl(&data, &args);
         let mut header = format!("question at questions.jsonl line {}: chl {}", q.line, args.join(" "));
         if let Some(note) = &q.note {
@@ -338,6 +528,25 @@ fn run_scenario(dir: &Path) -> Outcome {
                         pretty(expected),
                         describe(&run)
                     )),
+                }
+            }
+            Expect::Text(file) => {
+                let path = dir.join(file);
+                let expected = fs::read_to_string(&path).unwrap_or_default();
+                if run.code != 0 {
+                    outcome
+                        .mismatches
+                        .push(format!("{header}\n--- expected {file}; actual:\n{}", describe(&run)));
+                } else if run.stdout != expected {
+                    if bless() {
+                        fs::write(&path, &run.stdout).expect("an expected text file is written");
+                        eprintln!("replay: blessed {}", path.display());
+                    } else {
+                        outcome.mismatches.push(format!(
+                            "{header}\n  stdout differs from {file} (CHL_BLESS_REPLAY=1 rewrites it):\n{}",
+                            text_difference(&expected, &run.stdout)
+                        ));
+                    }
                 }
             }
             Expect::Error { stderr, exit } => {

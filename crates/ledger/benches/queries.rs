@@ -1,8 +1,10 @@
 //! Questions on a ledger of a million records with a brand of 10,000 stores: one order's
-//! verdict in-process, the brand's channel view, opening from a snapshot, and a full rebuild.
+//! verdict in-process, one order's story (`chl replay --order`), the brand's channel view,
+//! opening from a snapshot, and a full rebuild.
 
 mod common;
 
+use chl_ledger::story::StoryOptions;
 use chl_ledger::{Ledger, LedgerConfig, StateSource};
 use chl_model::event::OriginName;
 use chl_model::{BrandId, OrderId, Timestamp};
@@ -49,6 +51,20 @@ fn queries(c: &mut Criterion) {
         b.iter(|| {
             next = (next + 1) % orders.len();
             ledger.check_order(&orders[next], None).unwrap()
+        })
+    });
+    // The investigator's story of one order: three verdicts, the chain, the agreement, the
+    // suppliers' histories, each record read by seq (chl replay --order).
+    group.bench_function("order_story", |b| {
+        b.iter(|| {
+            next = (next + 1) % orders.len();
+            ledger.order_story(&orders[next], StoryOptions::default()).unwrap().unwrap()
+        })
+    });
+    group.bench_function("order_story_markdown", |b| {
+        b.iter(|| {
+            next = (next + 1) % orders.len();
+            ledger.order_story(&orders[next], StoryOptions::default()).unwrap().unwrap().to_markdown(None)
         })
     });
     group.bench_function("channel_view_10000_stores", |b| {

@@ -150,7 +150,36 @@ impl CheckpointStore {
     }
 
     pub fn latest(&self) -> Option<String> {
-        std::fs::read_to_string(self.dir.join("latest")).ok()
+        self.read_latest().ok().flatten()
+    }
+
+    /// The latest note: `Ok(None)` when there is none, an error when the file is there but
+    /// cannot be read as text (damage that must not pass for "no checkpoint").
+    pub fn read_latest(&self) -> std::io::Result<Option<String>> {
+        match std::fs::read_to_string(self.dir.join("latest")) {
+            Ok(note) => Ok(Some(note)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tree size of the newest checkpoint signed: from `latest`, or, when that file is
+    /// missing or damaged, from the history it copies.
+    pub fn newest_size(&self) -> u64 {
+        let size_of = |note: &str| {
+            note.split_once("\n\n").and_then(|(body, _)| Checkpoint::parse_body(&format!("{body}\n")).ok())
+        };
+        if let Some(checkpoint) = self.latest().as_deref().and_then(size_of) {
+            return checkpoint.size;
+        }
+        let Ok(history) = std::fs::read_to_string(self.dir.join("history.jsonl")) else { return 0 };
+        history
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|entry| entry["note"].as_str().and_then(size_of))
+            .map(|c| c.size)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The checkpoint of a tree of exactly `size` records, from the history.

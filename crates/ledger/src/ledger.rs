@@ -217,6 +217,14 @@ fn load_signer(
     Ok(Some(key))
 }
 
+/// Moves a damaged sled index out of the way (to `index.damaged-<unix seconds>`, kept for
+/// inspection), so that a new one is built from the log.
+fn set_index_aside(index: &Path) -> Result<(), LedgerError> {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let aside = index.with_file_name(format!("index.damaged-{stamp}"));
+    fs::rename(index, &aside).map_err(io_context(format!("set the damaged index {} aside", index.display())))
+}
+
 /// How many repeats an import outcome names one by one.
 pub const REPEATS_NAMED: usize = 10;
 
@@ -366,8 +374,15 @@ impl Ledger {
             return Err(LedgerError::NoFoundingRecord);
         };
         let index_path = dir.index();
-        let meta = Meta::open(&index_path)
-            .map_err(|source| LedgerError::Index { path: index_path, error: source })?;
+        // The index is derived: one sled cannot open (its files damaged) is set aside and
+        // rebuilt from the log rather than keep the ledger from opening.
+        let meta = match Meta::open(&index_path) {
+            Ok(meta) => meta,
+            Err(_) => {
+                set_index_aside(&index_path)?;
+                Meta::open(&index_path).map_err(|source| LedgerError::Index { path: index_path, error: source })?
+            }
+        };
         let snapshot_dir = snapshots::dir_of(dir.root());
         let signer = load_signer(&dir, &created.origin, &created.public_key)?;
         let checkpoints = CheckpointStore::new(dir.root().join("checkpoints"));
@@ -395,16 +410,29 @@ impl Ledger {
             state_source: None,
         };
         ledger.last_snapshot = ledger.snapshots.list().first().map(|f| f.seq);
-        ledger.checkpointed = ledger
-            .checkpoints
-            .latest()
-            .and_then(|note| {
-                note.split_once("\n\n")
-                    .and_then(|(body, _)| Checkpoint::parse_body(&format!("{body}\n")).ok())
-            })
-            .map_or(0, |c| c.size);
+        ledger.checkpointed = ledger.checkpoints.newest_size();
+        // A signed checkpoint covers only durable records, and recovery never cuts those: a
+        // log shorter than the latest checkpoint lost acknowledged records. Refuse writes (the
+        // next checkpoint would contradict the signed one) and say so; chl verify names it.
+        let held = ledger.log.record_count();
+        if ledger.checkpointed > held && ledger.open_report.damage.is_none() {
+            ledger.open_report.damage = Some(chl_log::Damage {
+                seq: Seq(held),
+                what: format!(
+                    "the latest signed checkpoint covers {} records but the log holds {held}: acknowledged records are missing",
+                    ledger.checkpointed
+                ),
+            });
+        }
         ledger.sign_checkpoint()?;
-        ledger.catch_up_index(founding_hash)?;
+        if ledger.catch_up_index(founding_hash).is_err() {
+            // Damaged data inside a sled that opened: set it aside and rebuild it too.
+            let index_path = ledger.dir.index();
+            set_index_aside(&index_path)?;
+            ledger.meta = Meta::open(&index_path)
+                .map_err(|source| LedgerError::Index { path: index_path, error: source })?;
+            ledger.catch_up_index(founding_hash)?;
+        }
         Ok(ledger)
     }
 
@@ -485,6 +513,9 @@ impl Ledger {
     }
 
     fn ensure_writable(&self) -> Result<(), LedgerError> {
+        if let Some(damage) = &self.open_report.damage {
+            return Err(LedgerError::ReadOnly(format!("{damage}; run chl verify")));
+        }
         match self.log.write_block() {
             Some(why) => Err(LedgerError::ReadOnly(why)),
             None => Ok(()),
@@ -544,6 +575,10 @@ impl Ledger {
     /// the ledger has its signer key.
     fn sign_checkpoint(&mut self) -> Result<(), LedgerError> {
         let Some(key) = &self.signer else { return Ok(()) };
+        if self.open_report.damage.is_some() {
+            // Never sign over a damaged log: the checkpoint would vouch for what is wrong.
+            return Ok(());
+        }
         let size = self.record_count();
         if size <= self.checkpointed {
             return Ok(());
@@ -687,6 +722,9 @@ impl Ledger {
     /// batch (not yet durable; see `end_batch` and `commit`). An exact repeat of a recorded
     /// submission is accepted and adds nothing.
     pub fn stage(&mut self, submission: Submission) -> Result<Staged, StageError> {
+        if self.held.is_none() && self.batch.is_empty() {
+            self.ensure_writable()?;
+        }
         let recorded_at = self.clock();
         let effective_at = submission.effective_at.unwrap_or(recorded_at);
         if effective_at > recorded_at.saturating_add_micros(MAX_EFFECTIVE_LEAD_MICROS) {
@@ -863,7 +901,7 @@ impl Ledger {
         let head = self.commit()?;
         let appended = head.map_or(0, |h| h.seq.0 + 1) - first.0;
         self.meta.flush().ok();
-        let since_snapshot = head.map_or(0, |h| h.seq.0) - self.last_snapshot.map_or(0, |s| s.0);
+        let since_snapshot = head.map_or(0, |h| h.seq.0).saturating_sub(self.last_snapshot.map_or(0, |s| s.0));
         if self.state.is_some() && since_snapshot >= SNAPSHOT_EVERY_RECORDS {
             // Derived data: a failure here costs a longer open later, nothing more.
             let _ = self.snapshot();
@@ -956,6 +994,30 @@ impl Ledger {
         limit: usize,
     ) -> Result<crate::timeline::Timeline, LedgerError> {
         crate::timeline::timeline(self.loaded_state()?, &self.log, filter, limit)
+    }
+
+    /// `timeline`, keeping only the records with `recorded_at` in `[recorded_from, recorded_to]`
+    /// (either end optional), at most `limit` of them (story.rs, `timeline_recorded`).
+    pub fn timeline_recorded(
+        &self,
+        filter: &crate::timeline::TimelineFilter,
+        recorded_from: Option<Timestamp>,
+        recorded_to: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<crate::timeline::Timeline, LedgerError> {
+        crate::story::timeline_recorded(self, filter, recorded_from, recorded_to, limit)
+    }
+
+    /// The story of an order for an investigator (story.rs): the sale, its verdict at the sale,
+    /// at its dispute and now, the grant chains, agreements and suppliers involved with their
+    /// timelines, and findings. `None` for an order the durable log does not hold. Needs the
+    /// state built (`state()`); reads only the records it cites.
+    pub fn order_story(
+        &self,
+        order: &OrderId,
+        options: crate::story::StoryOptions,
+    ) -> Result<Option<crate::story::OrderStory>, LedgerError> {
+        crate::story::order_story(self, order, options)
     }
 
     /// The brand of the product an order sold, as known after `known_at` (default: now);
@@ -1085,7 +1147,17 @@ impl Ledger {
             return Err(LedgerError::NoLedger(root.to_owned()));
         }
         let _lock = dir.lock().map_err(io_context("lock"))?;
-        let note = CheckpointStore::new(root.join("checkpoints")).latest();
+        let unreadable = |what: String| Ok(Err(ChainError { seq: Seq::ZERO, what }));
+        let note = match CheckpointStore::new(root.join("checkpoints")).read_latest() {
+            Ok(note) => note,
+            Err(e) => return unreadable(format!("the latest checkpoint (checkpoints/latest) cannot be read: {e}")),
+        };
+        if note.as_deref().is_some_and(|n| n.split_once("\n\n").is_none()) {
+            return unreadable(
+                "the latest checkpoint (checkpoints/latest) is not a signed note: no blank line before its signatures"
+                    .into(),
+            );
+        }
         let body = note.as_deref().and_then(|n| n.split_once("\n\n")).map(|(b, _)| format!("{b}\n"));
         let claimed = body.as_deref().map(Checkpoint::parse_body).transpose();
         let claimed = match claimed {

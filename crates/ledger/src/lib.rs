@@ -10,6 +10,7 @@ pub mod keys;
 pub mod ledger;
 pub mod meta;
 pub mod snapshots;
+pub mod story;
 pub mod timeline;
 
 pub use committer::{

@@ -280,6 +280,19 @@ impl SegmentStore {
             self.segments[k].index_written = common_prefix(&self.segments[k].offsets, &old_offsets);
             match scanned {
                 ScanEnd::Clean { end_seq, last_hash } => {
+                    // The file ends cleanly, but where the index knows a durable frame began:
+                    // records that were acknowledged have been cut off. Damage, never a crash's
+                    // leftovers (a crash cannot remove synced bytes).
+                    let kept = self.segments[k].offsets.len();
+                    if old_offsets.get(kept).is_some_and(|&o| u64::from(o) == self.segments[k].bytes) {
+                        self.damage = Some(Damage {
+                            seq: Seq(end_seq),
+                            what: "the log ends before records its offset index knows were durable: they were cut off"
+                                .into(),
+                        });
+                        self.segments.truncate(k + 1);
+                        return Ok(());
+                    }
                     expected_seq = end_seq;
                     expected_prev = last_hash;
                 }
@@ -288,7 +301,9 @@ impl SegmentStore {
                     // sync leaves the log on a batch boundary: a bad frame the index knows was
                     // durable, so it is damage, never a torn write, and is not cut.
                     let kept = self.segments[k].offsets.len();
-                    let was_durable = old_offsets.get(kept).is_some_and(|&o| u64::from(o) == pos);
+                    // A bad header stops the scan at 0, where the first frame would follow it.
+                    let frame_at = pos.max(SEGMENT_HEADER_BYTES);
+                    let was_durable = old_offsets.get(kept).is_some_and(|&o| u64::from(o) == frame_at);
                     if was_durable || self.closed_batch_after(k, pos)? {
                         self.damage = Some(Damage { seq: Seq(seq), what: why });
                         // Keep what came before the damage readable; ignore the rest.

@@ -333,6 +333,20 @@ impl State {
             .filter(move |(_, g)| g.data.brand == *brand)
     }
 
+    /// Agreements of `brand` with `distributor`, in the order recorded.
+    pub fn agreements_held(
+        &self,
+        distributor: &PartyId,
+        brand: &BrandId,
+    ) -> impl Iterator<Item = (&AgreementId, &Agreement)> {
+        self.agreements_by_distributor
+            .get(distributor)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.agreements.get_key_value(id))
+            .filter(move |(_, a)| a.data.brand == *brand)
+    }
+
     /// Grants of `brand`, in the order recorded.
     pub fn grants_of_brand(&self, brand: &BrandId) -> impl Iterator<Item = (&GrantId, &Grant)> {
         self.grants_by_brand.get(brand).into_iter().flatten().filter_map(|id| self.grants.get_key_value(id))
