@@ -122,9 +122,17 @@ pub enum Command {
     },
     /// Re-derive every index and the state from the log alone, then write a state snapshot.
     Rebuild,
-    /// Create a ledger from the sample channel history (when DIR holds none), verify it and
-    /// show what it holds. Without --data it works in a new scratch directory.
-    Demo,
+    /// Create a ledger from a generated channel history (when DIR holds none), verify it,
+    /// show verdicts and a channel, then serve the API on it until Ctrl-C. Without --data it
+    /// works in a new scratch directory.
+    Demo {
+        /// Stop after showing the ledger instead of serving the API on it.
+        #[arg(long)]
+        no_serve: bool,
+        /// Where to serve the API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
     /// Serve the HTTP API (spec/http.md) on the ledger until SIGTERM or Ctrl-C, then drain
     /// in-flight requests, sync and exit.
     Serve {

@@ -11,9 +11,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// The sample history that `chl demo` imports: a brand's channel over two years.
-const SAMPLE_HISTORY: &str = include_str!("../replay/samples/acme-channel.jsonl");
-
 pub fn run(args: Args) -> Result<()> {
     let explicit_data = args.data.clone();
     let data = args.data.unwrap_or_else(|| PathBuf::from("chl-data"));
@@ -84,7 +81,7 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Status { json } => status(&data, json),
-        Command::Demo => demo(explicit_data),
+        Command::Demo { no_serve, addr } => demo(explicit_data, (!no_serve).then_some(addr)),
         Command::Rebuild => {
             let mut ledger = open(&data)?;
             let report = ledger.rebuild()?;
@@ -518,7 +515,13 @@ fn status(data: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn demo(explicit_data: Option<PathBuf>) -> Result<()> {
+/// The history `chl demo` generates: small enough to build in a second or two, large enough
+/// to hold every kind of case the checks look for.
+fn demo_config() -> chl_gen::Config {
+    chl_gen::Config { seed: 7, brands: 4, sales: 40_000, anomaly_rate: 0.05, ..chl_gen::Config::default() }
+}
+
+fn demo(explicit_data: Option<PathBuf>, serve_addr: Option<std::net::SocketAddr>) -> Result<()> {
     let data = match explicit_data {
         Some(dir) => dir,
         None => {
@@ -527,47 +530,120 @@ fn demo(explicit_data: Option<PathBuf>) -> Result<()> {
             dir
         }
     };
+    // The generator is deterministic: the same config gives the same history and truth, so
+    // the truth can be made again for a ledger an earlier demo built.
+    let config = demo_config();
+    let generator = chl_gen::Generator::new(config.clone()).map_err(|e| anyhow::anyhow!(e))?;
+    let (mut history, mut truth) = (Vec::new(), Vec::new());
+    generator.write(&mut history, Some(&mut truth), &mut |_| {})?;
     if !chl_ledger::dir::LedgerDir::new(&data).holds_ledger() {
+        println!(
+            "$ chl gen --seed {} --brands {} --sales {} --anomaly-rate {} --truth truth.jsonl > history.jsonl",
+            config.seed, config.brands, config.sales, config.anomaly_rate
+        );
+        println!(
+            "  {} submissions: brands, owners admitted with margins, agents, 1 + N + n stores, agreements, {} sales",
+            history.iter().filter(|&&b| b == b'\n').count(),
+            config.sales
+        );
         println!("$ chl init --origin demo.channel-ledger.example");
         init(&data, Some("demo.channel-ledger.example".into()))?;
-        println!("$ chl import replay/samples/acme-channel.jsonl");
+        println!("$ chl import history.jsonl");
         let mut ledger = open(&data)?;
-        let outcome =
-            ledger.import(SAMPLE_HISTORY.as_bytes(), &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let bar = progress::bar(Some(history.len() as u64), "bytes");
+        let outcome = ledger
+            .import(history.as_slice(), &mut |bytes| bar.set_position(bytes))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        bar.finish_and_clear();
         print_import(&outcome);
     }
     println!("$ chl verify");
     verify(&data)?;
     println!("$ chl status");
     status(&data, false)?;
-    for (order, what) in [
-        ("TM-20130601-0002", "a franchise sale through a two-level agent chain"),
-        ("TB-20130603-0004", "a discount outlet nobody authorized, later disputed as counterfeit"),
-        ("TB-20130915-0005", "a Taobao sale after the seller's grant was revoked"),
-    ] {
+    let lines: Vec<serde_json::Value> = truth
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(serde_json::from_slice)
+        .collect::<Result<_, _>>()?;
+    let find = |want: &dyn Fn(&serde_json::Value) -> bool| {
+        lines.iter().find(|l| want(l)).and_then(|l| l["order"].as_str()).map(str::to_owned)
+    };
+    let has =
+        |list: &serde_json::Value, name: &str| list.as_array().is_some_and(|a| a.iter().any(|v| v == name));
+    let empty = |list: &serde_json::Value| list.as_array().is_some_and(Vec::is_empty);
+    let picks = [
+        (
+            find(&|l| l["verdict"] == "authentic" && empty(&l["warnings"])),
+            "an authentic sale: a grant chain from the owner and an agreement sourcing the goods",
+        ),
+        (
+            find(&|l| {
+                l["verdict"] == "unauthorized"
+                    && has(&l["reasons"], "no_grant")
+                    && has(&l["warnings"], "disputed")
+            }),
+            "counterfeit-looking: a seller nobody authorized, and the buyer disputed it",
+        ),
+        (
+            find(&|l| has(&l["warnings"], "grant_recorded_after_sale") && l["verdict"] != "unauthorized")
+                .or_else(|| find(&|l| has(&l["warnings"], "grant_recorded_after_sale"))),
+            "a grant recorded after the sale it authorizes: backdated",
+        ),
+    ];
+    for (order, what) in &picks {
+        let Some(order) = order else { continue };
         println!("$ chl check --order {order}    # {what}");
         check(&data, Question::Order(chl_model::OrderId::parse(order)?), None, false)?;
     }
-    println!(
-        "$ chl channel --brand acme-beauty --as-of 2013-12-01T00:00:00+08:00 --since 2013-07-01T00:00:00+08:00"
-    );
-    channel(
-        &data,
-        ChannelQuestion {
-            brand: chl_model::BrandId::parse("acme-beauty")?,
-            as_of: Some(chl_model::Timestamp::parse_rfc3339("2013-12-01T00:00:00+08:00")?),
-            known_at: None,
-            since: Some(chl_model::Timestamp::parse_rfc3339("2013-07-01T00:00:00+08:00")?),
-            sales_from: None,
-            sales_until: None,
-        },
-        false,
-    )?;
-    println!("$ chl export --from 0 --to 2");
-    export(&data, Some(0), Some(2))?;
+    let brand = {
+        let mut ledger = open(&data)?;
+        ledger.state()?;
+        let order = picks[0].0.as_deref().map(chl_model::OrderId::parse).transpose()?;
+        match order {
+            Some(order) => ledger.order_brand(&order, None)?,
+            None => None,
+        }
+    };
+    if let Some(brand) = brand {
+        let as_of = chl_model::Timestamp::from_unix_micros((config.end - 30 * 86_400) * 1_000_000)
+            .ok_or_else(|| anyhow::anyhow!("the demo's end is out of range"))?;
+        println!("$ chl channel --brand {brand} --as-of {as_of}");
+        channel(
+            &data,
+            ChannelQuestion {
+                brand,
+                as_of: Some(as_of),
+                known_at: None,
+                since: None,
+                sales_from: None,
+                sales_until: None,
+            },
+            false,
+        )?;
+    }
+    if let Some(order) = &picks[2].0 {
+        println!("next: CHL_DATA={} chl replay --order {order} --format markdown", data.display());
+    }
     io::stdout().flush()?;
-    println!("next: CHL_DATA={} chl export | chl verify --file -", data.display());
-    Ok(())
+    let Some(addr) = serve_addr else { return Ok(()) };
+    let file = chl_server::tokens::TokenFile::new(&data);
+    let issued = file.issue(
+        "demo-auditor",
+        chl_server::tokens::Role::Auditor,
+        &chl_model::Timestamp::now().to_string(),
+    )?;
+    println!("$ chl token issue --principal demo-auditor --role auditor");
+    println!("{}", issued.token);
+    println!("$ chl serve --addr {addr}");
+    println!(
+        "  try: curl -s -H 'Authorization: Bearer {}' http://{addr}/v1/orders/{}/verdict",
+        issued.token,
+        picks[0].0.as_deref().unwrap_or("ORDER")
+    );
+    println!("  the API's reference: http://{addr}/docs; stop with Ctrl-C");
+    io::stdout().flush()?;
+    serve(&data, addr, chl_server::ServeConfig::default())
 }
 
 enum Question {
