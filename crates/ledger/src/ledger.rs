@@ -168,6 +168,8 @@ pub enum StateSource {
 #[derive(Debug, Clone)]
 pub struct RebuildReport {
     pub records: u64,
+    /// The log's derived files (offset indexes, Merkle tree files), checked and rewritten.
+    pub derived: chl_log::RebuildDerived,
     pub index_seconds: f64,
     pub state_seconds: f64,
     pub snapshot: PathBuf,
@@ -380,7 +382,8 @@ impl Ledger {
             Ok(meta) => meta,
             Err(_) => {
                 set_index_aside(&index_path)?;
-                Meta::open(&index_path).map_err(|source| LedgerError::Index { path: index_path, error: source })?
+                Meta::open(&index_path)
+                    .map_err(|source| LedgerError::Index { path: index_path, error: source })?
             }
         };
         let snapshot_dir = snapshots::dir_of(dir.root());
@@ -689,9 +692,11 @@ impl Ledger {
         Ok(path)
     }
 
-    /// Re-derives everything derived from the log alone: the sled index (cleared and rebuilt)
-    /// and the state (replayed from record 0, ignoring snapshots), then writes a snapshot.
+    /// Re-derives everything derived from the log alone: the log's offset indexes and Merkle
+    /// tree files (checked and rewritten), the sled index (cleared and rebuilt) and the state
+    /// (replayed from record 0, ignoring snapshots), then writes a snapshot.
     pub fn rebuild(&mut self) -> Result<RebuildReport, LedgerError> {
+        let derived = self.log.rebuild_derived()?;
         let started = std::time::Instant::now();
         let index_err = |source| LedgerError::Index { path: self.dir.index(), error: source };
         self.meta.clear().map_err(index_err)?;
@@ -704,7 +709,7 @@ impl Ledger {
         self.state_source = Some(StateSource::Replay);
         let state_seconds = started.elapsed().as_secs_f64();
         let snapshot = self.snapshot()?;
-        Ok(RebuildReport { records: self.record_count(), index_seconds, state_seconds, snapshot })
+        Ok(RebuildReport { records: self.record_count(), derived, index_seconds, state_seconds, snapshot })
     }
 
     /// The seq the next accepted submission gets.
@@ -901,7 +906,8 @@ impl Ledger {
         let head = self.commit()?;
         let appended = head.map_or(0, |h| h.seq.0 + 1) - first.0;
         self.meta.flush().ok();
-        let since_snapshot = head.map_or(0, |h| h.seq.0).saturating_sub(self.last_snapshot.map_or(0, |s| s.0));
+        let since_snapshot =
+            head.map_or(0, |h| h.seq.0).saturating_sub(self.last_snapshot.map_or(0, |s| s.0));
         if self.state.is_some() && since_snapshot >= SNAPSHOT_EVERY_RECORDS {
             // Derived data: a failure here costs a longer open later, nothing more.
             let _ = self.snapshot();
@@ -1150,7 +1156,9 @@ impl Ledger {
         let unreadable = |what: String| Ok(Err(ChainError { seq: Seq::ZERO, what }));
         let note = match CheckpointStore::new(root.join("checkpoints")).read_latest() {
             Ok(note) => note,
-            Err(e) => return unreadable(format!("the latest checkpoint (checkpoints/latest) cannot be read: {e}")),
+            Err(e) => {
+                return unreadable(format!("the latest checkpoint (checkpoints/latest) cannot be read: {e}"));
+            }
         };
         if note.as_deref().is_some_and(|n| n.split_once("\n\n").is_none()) {
             return unreadable(

@@ -22,8 +22,8 @@
 //! Drop it and reopen the directory, which is what a process restart does.
 
 use crate::storage::{
-    Damage, OpenReport, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, SegmentStore, Storage, StoreConfig, StoreError,
-    list_segments,
+    Damage, IndexRebuild, OpenReport, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, SegmentStore, Storage,
+    StoreConfig, StoreError, list_segments,
 };
 use chl_model::Seq;
 use std::fs::{self, OpenOptions};
@@ -349,5 +349,16 @@ impl<S: Storage> Storage for FaultyStore<S> {
 
     fn damage(&self) -> Option<&Damage> {
         self.inner.damage()
+    }
+
+    fn index_entry(&self, seq: Seq) -> Option<(Seq, u64)> {
+        self.inner.index_entry(seq)
+    }
+
+    fn rebuild_index(
+        &mut self,
+        visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>,
+    ) -> Result<IndexRebuild, StoreError> {
+        self.inner.rebuild_index(visit)
     }
 }

@@ -13,8 +13,11 @@ pub mod storage;
 pub mod tree;
 pub mod verify;
 
-pub use log::{Head, Log, LogError, Mark};
+pub use log::{Head, Log, LogError, Mark, RebuildDerived};
 pub use storage::{
-    Damage, OpenReport, SegmentStore, Storage, StoreConfig, StoreError, TornTail, UnfinishedBatch,
+    Damage, IndexRebuild, OpenReport, SegmentStore, Storage, StoreConfig, StoreError, TornTail,
+    UnfinishedBatch,
 };
-pub use verify::{ChainCheck, ChainError, ChainSummary, verify_export, verify_log_dir, verify_store};
+pub use verify::{
+    ChainCheck, ChainError, ChainSummary, DerivedDamage, verify_export, verify_log_dir, verify_store,
+};

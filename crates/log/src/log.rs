@@ -4,9 +4,9 @@
 //! asserts that the record continues the chain, encodes it, frames it and buffers it. Nothing
 //! is acknowledged until `commit` has made it durable.
 
-use crate::frame::{FRAME_HEADER_BYTES, FRAME_TRAILER_BYTES, write_frame};
+use crate::frame::{FRAME_HEADER_BYTES, FRAME_TRAILER_BYTES, FrameParse, parse_frame, write_frame};
 use crate::merkle::{self, Hash, Sha256Hasher, SubtreeSource, TreeHasher};
-use crate::storage::{Damage, OpenReport, SegmentStore, Storage, StoreConfig, StoreError};
+use crate::storage::{Damage, IndexRebuild, OpenReport, SegmentStore, Storage, StoreConfig, StoreError};
 use crate::tree::{MerkleTree, STORED_FROM_LEVEL};
 use chl_model::codec::{self, CodecError, MAX_RECORD_BYTES, decode_record};
 use chl_model::{Digest, Record, Seq, Timestamp};
@@ -33,6 +33,22 @@ pub enum LogError {
     Poisoned(String),
     #[error("{0}")]
     Proof(String),
+    #[error("records were appended but not committed; commit or roll them back first")]
+    Uncommitted,
+}
+
+/// What `Log::rebuild_derived` found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildDerived {
+    /// Records scanned (every frame's hash checked).
+    pub records: u64,
+    /// Offset index files checked, and those rewritten because they did not match.
+    pub indexes: IndexRebuild,
+    /// Stored Merkle subtree hashes recomputed from the records.
+    pub tree_hashes: u64,
+    /// Of those, how many the tree files did not hold right (wrong or missing) and were
+    /// rewritten.
+    pub tree_hashes_rewritten: u64,
 }
 
 /// A position in the log (see `Log::mark`).
@@ -75,6 +91,8 @@ pub struct Log<S: Storage = SegmentStore> {
     unhashed_lens: Vec<u32>,
     /// Off only to measure what the tree costs (`without_tree_for_measurement`).
     tree_kept: bool,
+    /// Stored tree hashes found wrong and repaired when the log was opened.
+    tree_repaired_on_open: u64,
 }
 
 /// Batches of at least this many records hash their leaves on a second thread.
@@ -91,35 +109,94 @@ fn leaf_hashes(bodies: &[u8], lens: &[u32]) -> Vec<Hash> {
         .collect()
 }
 
-/// The log's records as leaves, with the tree's stored subtrees.
+/// The log's records as leaves, with the tree's stored subtrees: taken as they are, or
+/// (`checked`) each only once it agrees with what lies under it.
 struct LogTreeSource<'a, S: Storage> {
     log: &'a Log<S>,
+    checked: bool,
+    /// Leaf hashes read so far (the first few): a head and a proof at one size read the same
+    /// few leaves.
+    leaves: std::cell::RefCell<Vec<(u64, Hash)>>,
     /// A record that could not be read while making a proof.
     failure: std::cell::RefCell<Option<LogError>>,
 }
 
 impl<S: Storage> SubtreeSource for LogTreeSource<'_, S> {
     fn leaf_hash(&self, index: u64) -> Hash {
-        self.log.leaf_hash(Seq(index)).unwrap_or_else(|e| {
-            self.failure.borrow_mut().get_or_insert(e);
-            [0; 32]
-        })
+        if let Some(&(_, hash)) = self.leaves.borrow().iter().find(|(i, _)| *i == index) {
+            return hash;
+        }
+        match self.log.leaf_hash(Seq(index)) {
+            Ok(hash) => {
+                let mut leaves = self.leaves.borrow_mut();
+                if leaves.len() < 64 {
+                    leaves.push((index, hash));
+                }
+                hash
+            }
+            Err(e) => {
+                self.failure.borrow_mut().get_or_insert(e);
+                [0; 32]
+            }
+        }
     }
 
     fn stored_subtree(&self, start: u64, level: u32) -> Option<Hash> {
-        self.log.tree.stored(start, level)
+        let stored = self.log.tree.stored(start, level)?;
+        if !self.checked {
+            return Some(stored);
+        }
+        match self.log.checked_subtree(start, level, &mut Vec::new()) {
+            Ok(hash) => Some(hash),
+            Err(e) => {
+                self.failure.borrow_mut().get_or_insert(e.into_error());
+                Some([0; 32])
+            }
+        }
     }
 }
+
+/// Stored tree hashes found wrong that a single check or proof recomputes from below before
+/// giving up (and asking for a rebuild).
+const MAX_WRONG_WORKED_AROUND: usize = 64;
+
+/// Why `Log::checked_subtree` has no answer.
+enum Unchecked {
+    /// A record could not be read.
+    Failed(LogError),
+    /// Too many stored hashes are wrong to work around.
+    TooDamaged,
+}
+
+impl From<LogError> for Unchecked {
+    fn from(e: LogError) -> Self {
+        Unchecked::Failed(e)
+    }
+}
+
+impl Unchecked {
+    fn into_error(self) -> LogError {
+        match self {
+            Unchecked::Failed(e) => e,
+            Unchecked::TooDamaged => LogError::Proof(TREE_DAMAGED.into()),
+        }
+    }
+}
+
+const TREE_DAMAGED: &str =
+    "the stored Merkle tree (derived data) does not match the log; chl rebuild repairs it";
 
 impl Log<SegmentStore> {
     /// Opens (recovering) or creates the segment store in `dir`.
     pub fn open_dir(dir: &Path, config: StoreConfig) -> Result<(Log, OpenReport), LogError> {
-        let (store, report) = if dir.exists() {
+        let (store, mut report) = if dir.exists() {
             SegmentStore::open(dir, config)?
         } else {
             (SegmentStore::create(dir, config)?, OpenReport::default())
         };
-        Ok((Log::open(store, &dir.join("tree"))?, report))
+        let log = Log::open(store, &dir.join("tree"))?;
+        report.repaired_tree_hashes = log.tree_repaired_on_open;
+        Ok((log, report))
     }
 }
 
@@ -139,6 +216,7 @@ impl<S: Storage> Log<S> {
             unhashed: Vec::new(),
             unhashed_lens: Vec::new(),
             tree_kept: true,
+            tree_repaired_on_open: 0,
         };
         if let Some(last) = log.store.record_count().checked_sub(1) {
             let (record, hash) = log.read(Seq(last))?;
@@ -146,7 +224,90 @@ impl<S: Storage> Log<S> {
         }
         log.durable = log.head;
         log.tree = log.load_tree(tree_dir)?;
+        log.check_tree_edge()?;
         Ok(log)
+    }
+
+    /// Checks the loaded tree's right edge, the subtrees whose hashes make the tree head and
+    /// every head after it (new leaves only ever join them): each stored edge hash must be
+    /// the hash of its two stored halves, or of its 8 leaves at the lowest stored level. That
+    /// costs a hash per level and at most 8 record reads, and catches any damaged hash that
+    /// the head depends on (a hash and both its halves wrong together is not damage, but a
+    /// replaced tree; `chl verify` compares every stored hash). A wrong hash is recomputed
+    /// from below (`checked_subtree`) and rewritten, so that no checkpoint is signed over it.
+    /// When too much is wrong for that to stay cheap, the whole tree is rebuilt from the
+    /// records, as when its files are missing.
+    fn check_tree_edge(&mut self) -> Result<(), LogError> {
+        let dir = self.tree.dir().to_owned();
+        let tree_err = |error| {
+            LogError::Store(StoreError::Io { op: "repair the Merkle tree", path: dir.clone(), error })
+        };
+        let mut wrong = Vec::new();
+        for (level, start) in self.tree.edge_subtrees() {
+            if level < STORED_FROM_LEVEL {
+                continue;
+            }
+            match self.checked_subtree(start, level, &mut wrong) {
+                Ok(_) => {}
+                Err(Unchecked::TooDamaged) => {
+                    let mut tree = self.tree_from_records(&dir)?;
+                    let (_, rewritten) = tree.rewrite_files().map_err(tree_err)?;
+                    self.tree = tree;
+                    self.tree_repaired_on_open = rewritten;
+                    return Ok(());
+                }
+                Err(Unchecked::Failed(e)) => return Err(e),
+            }
+        }
+        for &(start, level, hash) in &wrong {
+            self.tree.repair(start, level, hash).map_err(tree_err)?;
+        }
+        self.tree_repaired_on_open = wrong.len() as u64;
+        Ok(())
+    }
+
+    /// The hash of the aligned complete subtree of `2^level` leaves at `start`, from the
+    /// stored hash when that agrees with what lies under it (its two stored halves, or its
+    /// leaves at the lowest stored level), else recomputed from below, recursively. Stored
+    /// hashes found wrong are added to `wrong` as (start, level, right hash).
+    /// Gives up (`TooDamaged`) once `wrong` holds `MAX_WRONG_WORKED_AROUND` hashes: a tree that
+    /// damaged costs less to rebuild with one scan than to recompute piece by piece.
+    fn checked_subtree(
+        &self,
+        start: u64,
+        level: u32,
+        wrong: &mut Vec<(u64, u32, Hash)>,
+    ) -> Result<Hash, Unchecked> {
+        let stored = self.tree.stored(start, level);
+        if wrong.len() >= MAX_WRONG_WORKED_AROUND {
+            return Err(Unchecked::TooDamaged);
+        }
+        if level <= STORED_FROM_LEVEL {
+            let mut nodes: Vec<Hash> =
+                (start..start + (1 << level)).map(|i| self.leaf_hash(Seq(i))).collect::<Result<_, _>>()?;
+            while nodes.len() > 1 {
+                nodes = nodes.chunks(2).map(|p| Sha256Hasher::node(&p[0], &p[1])).collect();
+            }
+            let hash = nodes[0];
+            if stored.is_some_and(|s| s != hash) {
+                wrong.push((start, level, hash));
+            }
+            return Ok(hash);
+        }
+        let half = 1u64 << (level - 1);
+        let halves = (self.tree.stored(start, level - 1), self.tree.stored(start + half, level - 1));
+        if let (Some(stored), (Some(left), Some(right))) = (stored, halves)
+            && Sha256Hasher::node(&left, &right) == stored
+        {
+            return Ok(stored);
+        }
+        let left = self.checked_subtree(start, level - 1, wrong)?;
+        let right = self.checked_subtree(start + half, level - 1, wrong)?;
+        let hash = Sha256Hasher::node(&left, &right);
+        if stored.is_some_and(|s| s != hash) {
+            wrong.push((start, level, hash));
+        }
+        Ok(hash)
     }
 
     fn load_tree(&self, dir: &Path) -> Result<MerkleTree, LogError> {
@@ -160,6 +321,14 @@ impl<S: Storage> Log<S> {
             return Ok(MerkleTree::from_parts(dir, size, levels, &tail));
         }
         // Missing or behind: rebuild it from the records (derived data).
+        let mut tree = self.tree_from_records(dir)?;
+        crate::tree::remove_files(dir).map_err(tree_err)?;
+        tree.persist().map_err(tree_err)?;
+        Ok(tree)
+    }
+
+    /// The tree recomputed from every record, in one scan; its files are left as they are.
+    fn tree_from_records(&self, dir: &Path) -> Result<MerkleTree, LogError> {
         let mut tree = MerkleTree::empty(dir);
         let mut failure = None;
         self.store.scan(Seq::ZERO, &mut |seq, frame| {
@@ -172,8 +341,6 @@ impl<S: Storage> Log<S> {
             ControlFlow::Continue(())
         })?;
         assert!(failure.is_none(), "the scan visits records in seq order");
-        crate::tree::remove_files(dir).map_err(tree_err)?;
-        tree.persist().map_err(tree_err)?;
         Ok(tree)
     }
 
@@ -194,29 +361,97 @@ impl<S: Storage> Log<S> {
     /// The Merkle tree head of the log's first `size` records (all durable).
     pub fn tree_head(&self, size: u64) -> Result<Hash, LogError> {
         self.check_tree_size(size)?;
-        if size == self.tree.size() {
-            return Ok(self.tree.root());
-        }
-        Ok(merkle::root::<Sha256Hasher>(&self.tree_source(), size))
+        self.trusted_head(size)
     }
 
     /// The inclusion proof of record `seq` in the tree of `size` records.
     pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<Hash>, LogError> {
         self.check_tree_size(size)?;
-        let source = self.tree_source();
-        let proof = merkle::inclusion_proof::<Sha256Hasher>(&source, seq.0, size)
-            .ok_or(LogError::Proof(format!("seq {seq} is not in a tree of {size} records")))?;
-        source.failure.take().map_or(Ok(proof), Err)
+        if seq.0 >= size {
+            return Err(LogError::Proof(format!("seq {seq} is not in a tree of {size} records")));
+        }
+        let head = self.trusted_head(size)?;
+        let leaf = self.leaf_hash(seq)?;
+        self.proven(
+            |source| merkle::inclusion_proof::<Sha256Hasher>(source, seq.0, size).expect("seq < size"),
+            |proof| merkle::verify_inclusion::<Sha256Hasher>(seq.0, size, &leaf, proof, &head).is_ok(),
+        )
     }
 
     /// The consistency proof between the trees of `old` and `new` records.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
         self.check_tree_size(new)?;
-        let source = self.tree_source();
-        let proof = merkle::consistency_proof::<Sha256Hasher>(&source, old, new).ok_or(LogError::Proof(
-            format!("no consistency proof from {old} to {new} records: need 0 < old <= new"),
-        ))?;
-        source.failure.take().map_or(Ok(proof), Err)
+        if old == 0 || old > new {
+            return Err(LogError::Proof(format!(
+                "no consistency proof from {old} to {new} records: need 0 < old <= new"
+            )));
+        }
+        // The old head is made from the same subtrees as the proof: a proof that verifies against
+        // the checked new head vouches for both.
+        let new_head = self.trusted_head(new)?;
+        let (_, proof) = self.proven(
+            |source| {
+                let old_head = merkle::root::<Sha256Hasher>(source, old);
+                (
+                    old_head,
+                    merkle::consistency_proof::<Sha256Hasher>(source, old, new).expect("0 < old <= new"),
+                )
+            },
+            |(old_head, proof)| {
+                merkle::verify_consistency::<Sha256Hasher>(old, new, old_head, &new_head, proof).is_ok()
+            },
+        )?;
+        Ok(proof)
+    }
+
+    /// The tree head of the first `size` records, checked: at the tree's size it is the head
+    /// of the right edge (checked on open); below, the head made from stored subtrees must
+    /// be consistent with that one (a consistency proof from the same subtrees verifies).
+    fn trusted_head(&self, size: u64) -> Result<Hash, LogError> {
+        let full = self.tree.size();
+        if size == full {
+            return Ok(self.tree.root());
+        }
+        if size == 0 || size > full {
+            // Empty; or a tree not kept (`without_tree_for_measurement`): nothing to check against.
+            return Ok(merkle::root::<Sha256Hasher>(&self.tree_source(false), size));
+        }
+        let full_head = self.tree.root();
+        let (head, _) = self.proven(
+            |source| {
+                let head = merkle::root::<Sha256Hasher>(source, size);
+                (
+                    head,
+                    merkle::consistency_proof::<Sha256Hasher>(source, size, full).expect("0 < size < full"),
+                )
+            },
+            |(head, proof)| {
+                merkle::verify_consistency::<Sha256Hasher>(size, full, head, &full_head, proof).is_ok()
+            },
+        )?;
+        Ok(head)
+    }
+
+    /// What `make` computes from the tree, as stored, if `check` accepts it; else computed
+    /// again with every stored subtree it uses checked against what lies under it (a stored
+    /// hash is derived data, and may be damaged). An answer still refused means the stored
+    /// tree is damaged beyond what those checks see.
+    fn proven<T>(
+        &self,
+        make: impl Fn(&LogTreeSource<'_, S>) -> T,
+        check: impl Fn(&T) -> bool,
+    ) -> Result<T, LogError> {
+        for checked in [false, true] {
+            let source = self.tree_source(checked);
+            let answer = make(&source);
+            if let Some(e) = source.failure.take() {
+                return Err(e);
+            }
+            if check(&answer) {
+                return Ok(answer);
+            }
+        }
+        Err(LogError::Proof(TREE_DAMAGED.into()))
     }
 
     fn check_tree_size(&self, size: u64) -> Result<(), LogError> {
@@ -227,8 +462,48 @@ impl<S: Storage> Log<S> {
         Ok(())
     }
 
-    fn tree_source(&self) -> LogTreeSource<'_, S> {
-        LogTreeSource { log: self, failure: std::cell::RefCell::new(None) }
+    fn tree_source(&self, checked: bool) -> LogTreeSource<'_, S> {
+        LogTreeSource { log: self, checked, leaves: Default::default(), failure: Default::default() }
+    }
+
+    /// Rebuilds the derived data of the log from its records: the store's offset indexes
+    /// (`Storage::rebuild_index`) and the Merkle tree, whose files are then made to hold
+    /// exactly the recomputed hashes. One scan; every frame's hash is checked. Refused while
+    /// records are appended but not committed, after a failed write, and on a damaged log.
+    pub fn rebuild_derived(&mut self) -> Result<RebuildDerived, LogError> {
+        if let Some(why) = &self.poisoned {
+            return Err(LogError::Poisoned(why.clone()));
+        }
+        if self.head != self.durable || !self.pending_lens.is_empty() || !self.unhashed_lens.is_empty() {
+            return Err(LogError::Uncommitted);
+        }
+        let dir = self.tree.dir().to_owned();
+        let mut tree = MerkleTree::empty(&dir);
+        let mut failure = None;
+        let indexes = self.store.rebuild_index(&mut |seq, frame| match parse_frame(frame) {
+            FrameParse::Whole { body, .. } => {
+                tree.push_leaf(Sha256Hasher::leaf(body));
+                ControlFlow::Continue(())
+            }
+            FrameParse::Short => {
+                failure = Some(Damage { seq, what: "the frame is incomplete".into() });
+                ControlFlow::Break(())
+            }
+            FrameParse::Bad(why) => {
+                failure = Some(Damage { seq, what: why.into() });
+                ControlFlow::Break(())
+            }
+        })?;
+        if let Some(damage) = failure {
+            return Err(StoreError::Damaged(damage).into());
+        }
+        let records = self.store.record_count();
+        assert_eq!(tree.size(), records, "the rebuild visits every record");
+        let (tree_hashes, tree_hashes_rewritten) = tree.rewrite_files().map_err(|error| {
+            LogError::Store(StoreError::Io { op: "write the Merkle tree", path: dir.clone(), error })
+        })?;
+        self.tree = tree;
+        Ok(RebuildDerived { records, indexes, tree_hashes, tree_hashes_rewritten })
     }
 
     pub fn store(&self) -> &S {

@@ -7,7 +7,7 @@
 //! must keep one promise: after `sync` returns `Ok`, every frame appended before it survives
 //! a crash of the process or the machine.
 
-use crate::frame::{FrameParse, parse_frame, parse_frame_unchecked};
+use crate::frame::{FRAME_OVERHEAD_BYTES, FrameParse, MAX_FRAME_BYTES, parse_frame, parse_frame_unchecked};
 use chl_model::codec::decode_head;
 use chl_model::{Digest, Seq};
 use std::fs::{self, File, OpenOptions};
@@ -15,6 +15,7 @@ use std::io;
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// What a store can do. Record numbers are seqs: the store holds records `0..record_count()`.
 pub trait Storage: Send {
@@ -46,6 +47,39 @@ pub trait Storage: Send {
 
     /// Damage found when the store was opened; a damaged store refuses appends.
     fn damage(&self) -> Option<&Damage>;
+
+    /// Where the store's offset index, if it keeps one, says the frame of `seq` starts: the
+    /// first seq of the file that holds it and the byte offset in that file. Verification
+    /// compares it with where a scan finds the frame. `None`: no index, or `seq` is not held.
+    fn index_entry(&self, _seq: Seq) -> Option<(Seq, u64)> {
+        None
+    }
+
+    /// Rewrites the store's derived position data (a `SegmentStore`'s offset indexes) from a
+    /// scan of every frame, delimited by their own length fields, and visits each frame as
+    /// `scan` does; a visitor that breaks ends the rebuild early. Every appended frame must
+    /// be durable (call it between commits). A damaged store refuses: its index is the
+    /// evidence that the damaged frames were durable.
+    fn rebuild_index(
+        &mut self,
+        visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>,
+    ) -> Result<IndexRebuild, StoreError> {
+        if let Some(damage) = self.damage() {
+            return Err(StoreError::Damaged(damage.clone()));
+        }
+        self.scan(Seq::ZERO, visit)?;
+        Ok(IndexRebuild::default())
+    }
+}
+
+/// What `Storage::rebuild_index` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexRebuild {
+    /// Index files checked against their segments.
+    pub indexes: usize,
+    /// Index files that did not match their segment (a wrong, missing or extra entry, or a
+    /// missing file) and were rewritten.
+    pub rewritten: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +113,9 @@ pub struct OpenReport {
     pub damage: Option<Damage>,
     /// Segments whose offset index was missing or stale and was rebuilt from the segment.
     pub rebuilt_indexes: u32,
+    /// Stored Merkle subtree hashes on the tree's right edge (or below it) that did not match
+    /// what lies under them and were rewritten (`Log::open_dir` fills this in).
+    pub repaired_tree_hashes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,9 +152,12 @@ pub const SEGMENT_HEADER_BYTES: u64 = 32;
 /// offset index `<base>.idx` (u32 LE frame offsets, one per record). The segments are the
 /// truth; an index is derived, written after its frames are durable and never fsynced. On
 /// open, the active segment's index is rebuilt by a full scan; a closed segment's index is
-/// trusted when its ends agree with the segment (first and last frame, file length), else
-/// rebuilt. A wrong entry in between is caught when it is read (`read_frame` checks the frame
-/// it points at) and by `chl verify`, which never uses the index.
+/// trusted when its ends agree with the segment (first and last frame, file length) and its
+/// entries increase by a possible frame size, else rebuilt. A wrong entry in between is
+/// caught when it is read: `read_frame` checks the frame it points at and, when that is not
+/// the record asked for, finds the record by scanning the segment's frames (the index is the
+/// suspect, not the log) and reads the segment that way from then on. `chl verify` compares
+/// every entry with the frames; `rebuild_index` rewrites the files.
 pub struct SegmentStore {
     dir: PathBuf,
     config: StoreConfig,
@@ -135,8 +175,11 @@ struct Segment {
     index: File,
     /// Length of the segment file in bytes, header included.
     bytes: u64,
-    /// Offset of each record's frame.
+    /// Offset of each record's frame: from the index file for a closed segment trusted on
+    /// open, else from a scan of the segment and the appends since.
     offsets: Vec<u32>,
+    /// The offsets found by scanning the segment's frames, after a read found the index wrong.
+    rescanned: OnceLock<Vec<u32>>,
     /// How many entries of `offsets` the index file holds.
     index_written: usize,
     /// Frames were written since the last sync.
@@ -152,11 +195,76 @@ impl Segment {
         self.base + self.count()
     }
 
+    /// The offsets reads go by: the rescanned ones once a read found the index wrong.
+    fn read_offsets(&self) -> &[u32] {
+        self.rescanned.get().map_or(&self.offsets, Vec::as_slice)
+    }
+
     /// Byte range of the frame of record `i` of this segment.
     fn frame_range(&self, i: usize) -> (u64, u64) {
-        let start = u64::from(self.offsets[i]);
-        let end = self.offsets.get(i + 1).map_or(self.bytes, |&o| u64::from(o));
+        let offsets = self.read_offsets();
+        let start = u64::from(offsets[i]);
+        let end = offsets.get(i + 1).map_or(self.bytes, |&o| u64::from(o));
         (start, end)
+    }
+
+    /// Reads `[start, end)` into `out` and says what is wrong with it as the frame of `seq`:
+    /// `None` when it is one whole frame whose hash matches and whose record is `seq` (or
+    /// whose record head does not decode, which is for the reader to report).
+    fn frame_problem(
+        &self,
+        seq: Seq,
+        start: u64,
+        end: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<String>, StoreError> {
+        out.clear();
+        if start < SEGMENT_HEADER_BYTES
+            || end <= start
+            || end > self.bytes
+            || end - start > MAX_FRAME_BYTES as u64
+        {
+            return Ok(Some(format!("no frame can lie at bytes {start}..{end} of the segment")));
+        }
+        out.resize((end - start) as usize, 0);
+        self.file.read_exact_at(out, start).map_err(io_err("read", &self.path))?;
+        Ok(match parse_frame(out) {
+            FrameParse::Whole { frame_bytes, body, .. } if frame_bytes == out.len() => {
+                match decode_head(body) {
+                    Ok(head) if head.seq != seq => Some(format!("the frame holds seq {}", head.seq)),
+                    _ => None,
+                }
+            }
+            FrameParse::Whole { .. } => Some("the frame's length does not match the offset index".into()),
+            FrameParse::Short => Some("the frame is incomplete".into()),
+            FrameParse::Bad(why) => Some(why.into()),
+        })
+    }
+
+    /// The offsets of the segment's frames found by their own length fields from its header,
+    /// as far as they can be delimited (up to `count()` frames), and where the last one ends;
+    /// with why the scan stopped early, if it did.
+    fn scan_offsets(&self) -> Result<(Vec<u32>, u64, Option<Damage>), StoreError> {
+        let mut offsets = Vec::with_capacity(self.offsets.len());
+        let mut pos = SEGMENT_HEADER_BYTES;
+        let segment = SegmentFile { path: &self.path, file: &self.file, bytes: self.bytes };
+        let mut buf = Vec::new();
+        let read =
+            read_frames(&segment, pos, Seq(self.base), Some(self.count()), &mut buf, &mut |_, frame| {
+                offsets.push(pos as u32);
+                pos += frame.len() as u64;
+                ControlFlow::Continue(())
+            });
+        let stop = match read {
+            Ok(read) if read.records < self.count() => Some(Damage {
+                seq: Seq(self.base + read.records),
+                what: "the segment ends before the frames its index counts".into(),
+            }),
+            Ok(_) => None,
+            Err(StoreError::Damaged(damage)) => Some(damage),
+            Err(e) => return Err(e),
+        };
+        Ok((offsets, pos, stop))
     }
 }
 
@@ -219,7 +327,18 @@ impl SegmentStore {
         let offsets: Vec<u32> =
             raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
         let index_written = offsets.len();
-        Ok(Segment { base, path, file, index_path, index, bytes, offsets, index_written, dirty: false })
+        Ok(Segment {
+            base,
+            path,
+            file,
+            index_path,
+            index,
+            bytes,
+            offsets,
+            rescanned: OnceLock::new(),
+            index_written,
+            dirty: false,
+        })
     }
 
     fn new_segment(&mut self, base: u64) -> Result<(), StoreError> {
@@ -249,6 +368,7 @@ impl SegmentStore {
             index,
             bytes: SEGMENT_HEADER_BYTES,
             offsets: Vec::new(),
+            rescanned: OnceLock::new(),
             index_written: 0,
             dirty: true,
         });
@@ -326,8 +446,10 @@ impl SegmentStore {
     }
 
     /// A closed segment whose index agrees with it at both ends is trusted without a scan:
-    /// its first record continues the chain and its last frame ends the file. Returns the
-    /// hash of its last record.
+    /// its first record continues the chain and its last frame ends the file, and each entry
+    /// is after the one before by a size a frame can have (free: the entries are in memory).
+    /// Returns the hash of its last record. An entry in between can still be wrong: reads
+    /// check the frame they find (`read_frame`).
     fn sealed_segment_checks_out(
         &self,
         k: usize,
@@ -340,7 +462,13 @@ impl SegmentStore {
         if seg.base != expected_seq || n == 0 || next_base != seg.base + n as u64 {
             return None;
         }
-        if u64::from(seg.offsets[0]) != SEGMENT_HEADER_BYTES || !seg.offsets.windows(2).all(|w| w[0] < w[1]) {
+        let frame_sizes = FRAME_OVERHEAD_BYTES as u32 + 1..=MAX_FRAME_BYTES as u32;
+        if u64::from(seg.offsets[0]) != SEGMENT_HEADER_BYTES
+            || !seg
+                .offsets
+                .windows(2)
+                .all(|w| w[1].checked_sub(w[0]).is_some_and(|d| frame_sizes.contains(&d)))
+        {
             return None;
         }
         let first = self.frame_head_at(k, 0)?;
@@ -377,6 +505,7 @@ impl SegmentStore {
         let pos = SEGMENT_HEADER_BYTES;
         let seg = &mut self.segments[k];
         seg.offsets.clear();
+        seg.rescanned.take();
         seg.index_written = 0;
         let mut seq = seg.base;
         let header_problem = if seg.bytes < SEGMENT_HEADER_BYTES {
@@ -549,6 +678,7 @@ impl SegmentStore {
         };
         let keep = (record_count - seg.base) as usize;
         if keep < seg.offsets.len() {
+            seg.rescanned.take();
             let cut = u64::from(seg.offsets[keep]);
             seg.offsets.truncate(keep);
             seg.index_written = seg.index_written.min(keep);
@@ -600,6 +730,8 @@ impl Storage for SegmentStore {
                 self.new_segment(count)?;
             }
             let seg = self.segments.last_mut().unwrap();
+            // Reads go by `offsets` again (the active segment's come from a scan on open).
+            seg.rescanned.take();
             // Take as many frames as fit (at least one) and write them in one call.
             let run_start = at;
             let offsets_before = seg.offsets.len();
@@ -659,23 +791,7 @@ impl Storage for SegmentStore {
     }
 
     fn read_frame(&self, seq: Seq, out: &mut Vec<u8>) -> Result<(), StoreError> {
-        let (k, i) = self.segment_of(seq.0).ok_or(StoreError::OutOfRange(seq, self.record_count()))?;
-        let seg = &self.segments[k];
-        let (start, end) = seg.frame_range(i);
-        out.clear();
-        out.resize((end - start) as usize, 0);
-        seg.file.read_exact_at(out, start).map_err(io_err("read", &seg.path))?;
-        match parse_frame(out) {
-            FrameParse::Whole { frame_bytes, .. } if frame_bytes == out.len() => Ok(()),
-            FrameParse::Whole { .. } => Err(StoreError::Damaged(Damage {
-                seq,
-                what: "the frame's length does not match the offset index".into(),
-            })),
-            FrameParse::Short => {
-                Err(StoreError::Damaged(Damage { seq, what: "the frame is incomplete".into() }))
-            }
-            FrameParse::Bad(why) => Err(StoreError::Damaged(Damage { seq, what: why.into() })),
-        }
+        self.locate_frame(seq, out).map(|_| ())
     }
 
     fn scan(
@@ -687,9 +803,15 @@ impl Storage for SegmentStore {
             return Ok(());
         };
         let mut buf = Vec::new();
+        // The first frame's offset comes from the index, so it is read and checked first (a
+        // wrong entry would start the scan inside another frame).
+        let first_pos = match first_i {
+            0 => SEGMENT_HEADER_BYTES,
+            _ => self.locate_frame(from, &mut buf)?,
+        };
         for (k, seg) in self.segments.iter().enumerate().skip(first_k) {
             let (seq, pos) = if k == first_k {
-                (seg.base + first_i as u64, u64::from(seg.offsets[first_i]))
+                (seg.base + first_i as u64, first_pos)
             } else {
                 (seg.base, SEGMENT_HEADER_BYTES)
             };
@@ -708,6 +830,110 @@ impl Storage for SegmentStore {
 
     fn size_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.segments.iter().map(|s| s.bytes + s.offsets.len() as u64 * 4).sum())
+    }
+
+    fn index_entry(&self, seq: Seq) -> Option<(Seq, u64)> {
+        let (k, i) = self.segment_of(seq.0)?;
+        let seg = &self.segments[k];
+        Some((Seq(seg.base), u64::from(seg.offsets[i])))
+    }
+
+    fn rebuild_index(
+        &mut self,
+        visit: &mut dyn FnMut(Seq, &[u8]) -> ControlFlow<()>,
+    ) -> Result<IndexRebuild, StoreError> {
+        if let Some(damage) = &self.damage {
+            return Err(StoreError::Damaged(damage.clone()));
+        }
+        let mut report = IndexRebuild::default();
+        let mut buf = Vec::new();
+        for seg in &mut self.segments {
+            assert!(
+                !seg.dirty && seg.index_written == seg.offsets.len(),
+                "rebuild_index between commits only"
+            );
+            let mut offsets = Vec::with_capacity(seg.offsets.len());
+            let mut pos = SEGMENT_HEADER_BYTES;
+            let mut stopped = false;
+            let segment = SegmentFile { path: &seg.path, file: &seg.file, bytes: seg.bytes };
+            let read =
+                read_frames(&segment, pos, Seq(seg.base), Some(seg.count()), &mut buf, &mut |seq, frame| {
+                    offsets.push(pos as u32);
+                    pos += frame.len() as u64;
+                    let flow = visit(seq, frame);
+                    stopped = flow.is_break();
+                    flow
+                })?;
+            if stopped {
+                return Ok(report);
+            }
+            if read.records != seg.count() || pos != seg.bytes {
+                return Err(StoreError::Damaged(Damage {
+                    seq: Seq(seg.base + read.records),
+                    what: format!("{} does not end where its last frame does", seg.path.display()),
+                }));
+            }
+            let bytes: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+            let on_disk = match fs::read(&seg.index_path) {
+                Ok(on_disk) => Some(on_disk),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(StoreError::Io { op: "read", path: seg.index_path.clone(), error: e }),
+            };
+            report.indexes += 1;
+            if on_disk.as_deref() != Some(bytes.as_slice()) {
+                // The handle may name a file that was removed: write through a fresh one.
+                let index = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&seg.index_path)
+                    .map_err(io_err("open", &seg.index_path))?;
+                index.write_all_at(&bytes, 0).map_err(io_err("write", &seg.index_path))?;
+                index.set_len(bytes.len() as u64).map_err(io_err("truncate", &seg.index_path))?;
+                seg.index = index;
+                report.rewritten += 1;
+            }
+            seg.offsets = offsets;
+            seg.index_written = seg.offsets.len();
+            seg.rescanned.take();
+        }
+        Ok(report)
+    }
+}
+
+impl SegmentStore {
+    /// Reads the frame of `seq` into `out`, checks it, and returns its offset in its segment.
+    /// The offset comes from the index; when the bytes there are not that record's frame, the
+    /// index may be wrong (it is derived) while the log is not, so the segment's frames are
+    /// found by their own length fields and, if that finds the record whole, the segment is
+    /// read that way from then on. Only what the scan finds wrong is reported as damage.
+    fn locate_frame(&self, seq: Seq, out: &mut Vec<u8>) -> Result<u64, StoreError> {
+        let (k, i) = self.segment_of(seq.0).ok_or(StoreError::OutOfRange(seq, self.record_count()))?;
+        let seg = &self.segments[k];
+        let (start, end) = seg.frame_range(i);
+        let Some(why) = seg.frame_problem(seq, start, end, out)? else {
+            return Ok(start);
+        };
+        let damaged = |seq, what| Err(StoreError::Damaged(Damage { seq, what }));
+        if seg.rescanned.get().is_some() {
+            // Already read by a scan of the frames: the log itself is wrong here.
+            return damaged(seq, why);
+        }
+        let (offsets, scan_end, stop) = seg.scan_offsets()?;
+        let Some(&start) = offsets.get(i) else {
+            let stop = stop.expect("a scan that found fewer frames says why");
+            return damaged(stop.seq, stop.what);
+        };
+        let end = offsets.get(i + 1).map_or(scan_end, |&o| u64::from(o));
+        let problem = seg.frame_problem(seq, u64::from(start), end, out)?;
+        if stop.is_none() && scan_end == seg.bytes {
+            let _ = seg.rescanned.set(offsets);
+        }
+        match problem {
+            None => Ok(u64::from(start)),
+            Some(found) => damaged(seq, found),
+        }
     }
 }
 

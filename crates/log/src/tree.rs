@@ -10,6 +10,11 @@
 //!
 //! Subtrees below that level are recomputed from the records themselves (at most
 //! `2^STORED_FROM_LEVEL - 1` leaves per proof), which keeps the files at 8 bytes per record.
+//!
+//! Stored hashes are loaded with only a length check; the log checks the ones it relies on
+//! against what lies under them (`Log::open` the right edge, proofs their answers), `chl
+//! verify` compares every one with the tree it recomputes (`compare_files`), and a rebuild
+//! rewrites them (`rewrite_files`).
 
 use crate::merkle::{Hash, Sha256Hasher, TreeHasher};
 use std::fs::{self, File, OpenOptions};
@@ -100,6 +105,120 @@ impl MerkleTree {
         self.size
     }
 
+    /// Where the tree's files go.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The complete subtrees of the right edge as (level, first leaf), largest first: the
+    /// tree head is made of their hashes alone.
+    pub fn edge_subtrees(&self) -> Vec<(u32, u64)> {
+        let mut start = 0;
+        self.edge
+            .iter()
+            .map(|&(level, _)| {
+                let at = start;
+                start += 1 << level;
+                (level, at)
+            })
+            .collect()
+    }
+
+    /// Replaces the stored hash of the subtree of `2^level` leaves at `start` (found wrong),
+    /// in memory, on the right edge if it is there, and in its file if the file holds it.
+    pub fn repair(&mut self, start: u64, level: u32, hash: Hash) -> io::Result<()> {
+        let l = (level - STORED_FROM_LEVEL) as usize;
+        let index = (start >> level) as usize;
+        self.levels[l][index] = hash;
+        for (at, (edge_level, edge_hash)) in self.edge_subtrees().into_iter().zip(self.edge.iter_mut()) {
+            if at == (level, start) {
+                *edge_hash = hash;
+                debug_assert_eq!(*edge_level, level);
+            }
+        }
+        if index < self.written[l] {
+            let file = OpenOptions::new().write(true).open(level_path(&self.dir, l as u32))?;
+            file.write_all_at(&hash, index as u64 * 32)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the files hold exactly the stored levels (derived data: no fsync), writing only
+    /// what differs. Returns how many stored hashes there are and how many of them the files
+    /// did not hold right (wrong or missing).
+    pub fn rewrite_files(&mut self) -> io::Result<(u64, u64)> {
+        fs::create_dir_all(&self.dir)?;
+        let (mut total, mut wrong) = (0u64, 0u64);
+        let mut old = Vec::new();
+        for (l, hashes) in self.levels.iter().enumerate() {
+            let path = level_path(&self.dir, l as u32);
+            let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+            let len = file.metadata()?.len();
+            for (c, chunk) in hashes.chunks(COMPARE_CHUNK).enumerate() {
+                let at = (c * COMPARE_CHUNK * 32) as u64;
+                let have = read_upto(&file, at, chunk.len() * 32, len, &mut old)?;
+                let bad = chunk
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, h)| have.get(i * 32..i * 32 + 32) != Some(h.as_slice()))
+                    .count();
+                if bad > 0 {
+                    let bytes: Vec<u8> = chunk.iter().flatten().copied().collect();
+                    file.write_all_at(&bytes, at)?;
+                }
+                total += chunk.len() as u64;
+                wrong += bad as u64;
+            }
+            if len != hashes.len() as u64 * 32 {
+                file.set_len(hashes.len() as u64 * 32)?;
+            }
+        }
+        // Levels above the tree's top, left by a longer log that recovery cut.
+        for l in self.levels.len() as u32.. {
+            match fs::remove_file(level_path(&self.dir, l)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                other => other?,
+            }
+        }
+        self.written = self.levels.iter().map(Vec::len).collect();
+        self.files = Vec::new();
+        Ok((total, wrong))
+    }
+
+    /// Compares the stored levels (recomputed from the records) with the files in `dir`:
+    /// for each level whose file holds a hash that differs, (level, index of the first such
+    /// hash, how many differ). Hashes a file lacks are not counted (the next open rebuilds a
+    /// tree whose files are short), nor hashes past the tree (the next write cuts them).
+    pub fn compare_files(&self, dir: &Path) -> io::Result<Vec<(u32, u64, u64)>> {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for (l, hashes) in self.levels.iter().enumerate() {
+            let path = level_path(dir, l as u32);
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let len = file.metadata()?.len();
+            let mut first = None;
+            let mut count = 0u64;
+            for (c, chunk) in hashes.chunks(COMPARE_CHUNK).enumerate() {
+                let at = (c * COMPARE_CHUNK * 32) as u64;
+                let have = read_upto(&file, at, chunk.len() * 32, len, &mut buf)?;
+                for (i, h) in chunk.iter().enumerate() {
+                    if have.get(i * 32..i * 32 + 32).is_some_and(|stored| stored != h.as_slice()) {
+                        first.get_or_insert((c * COMPARE_CHUNK + i) as u64);
+                        count += 1;
+                    }
+                }
+            }
+            if let Some(first) = first {
+                out.push((l as u32 + STORED_FROM_LEVEL, first, count));
+            }
+        }
+        Ok(out)
+    }
+
     /// Appends leaf `size` (its hash).
     pub fn push_leaf(&mut self, leaf: Hash) {
         let mut node = (0u32, leaf);
@@ -178,6 +297,17 @@ impl MerkleTree {
         }
         Ok(())
     }
+}
+
+/// Hashes compared per read of a level file.
+const COMPARE_CHUNK: usize = 32 * 1024;
+
+/// Reads up to `want` bytes of `file` (of `len` bytes) at `at` into `buf`: fewer at its end.
+fn read_upto<'b>(file: &File, at: u64, want: usize, len: u64, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
+    let n = (len.saturating_sub(at) as usize).min(want);
+    buf.resize(n, 0);
+    file.read_exact_at(buf, at)?;
+    Ok(buf)
 }
 
 fn level_path(dir: &Path, level: u32) -> PathBuf {

@@ -1,6 +1,11 @@
 //! Verification of a whole chain: every record decodes, every hash and link holds, seqs run
 //! without gaps, the clock never goes back, record 0 founds the ledger, and the log ends on a
 //! whole batch. The same checks serve a live log and an exported file.
+//!
+//! Of a log, the derived data is checked too, against what the scan finds: each record's
+//! offset index entry, and (on disk) every stored Merkle subtree hash. A difference there is
+//! not a failure (the log, the truth, is intact, and the derived data can be rebuilt from it):
+//! it is returned in `ChainSummary::derived` for the caller to report.
 
 use crate::log::split_frame;
 use crate::merkle::{Hash, Sha256Hasher, TreeHasher};
@@ -37,6 +42,89 @@ pub struct ChainSummary {
     pub tree_heads_at: Vec<(u64, Hash)>,
     /// Record 0's origin and public key.
     pub founding: Option<(OriginName, PublicKey)>,
+    /// Derived data found not to match the records (the log itself verified).
+    pub derived: Vec<DerivedDamage>,
+}
+
+/// Derived data that does not match the log: harmless to the truth, and repaired by
+/// rebuilding it from the log (`Log::rebuild_derived`, `chl rebuild`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DerivedDamage {
+    /// The offset index of `segment` (a file name) holds a wrong position for `seq`, the first
+    /// of `entries` wrong entries.
+    OffsetIndex { segment: String, seq: Seq, entries: u64 },
+    /// The stored hash of the subtree of `2^level` leaves number `index` (in
+    /// `tree/level-NN.hashes`) is wrong, the first of `hashes` wrong ones of that level.
+    TreeHash { level: u32, index: u64, hashes: u64 },
+    /// A derived file could not be read.
+    Unreadable { path: String, error: String },
+}
+
+impl std::fmt::Display for DerivedDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let more = |n: u64, what: &str| match n {
+            0 | 1 => String::new(),
+            n => format!(" ({n} wrong {what} in all)"),
+        };
+        match self {
+            DerivedDamage::OffsetIndex { segment, seq, entries } => write!(
+                f,
+                "derived data: the offset index of segment {segment} is wrong at seq {seq}{}; chl rebuild repairs it",
+                more(*entries, "entries")
+            ),
+            DerivedDamage::TreeHash { level, index, hashes } => write!(
+                f,
+                "derived data: the stored Merkle subtree at level {level} index {index} is wrong{}; chl rebuild repairs it",
+                more(*hashes, "hashes at this level")
+            ),
+            DerivedDamage::Unreadable { path, error } => {
+                write!(f, "derived data: cannot read {path}: {error}; chl rebuild rewrites it")
+            }
+        }
+    }
+}
+
+/// Compares the offset index entries of the records a scan visits with where the scan found
+/// them (frames lie back to back from the segment's header).
+#[derive(Default)]
+struct IndexCheck {
+    /// The segment being read: its first seq and file name.
+    segment: Option<(Seq, String)>,
+    /// Where its next frame starts.
+    pos: u64,
+    /// Its first wrong entry, and how many are wrong.
+    wrong: Option<(Seq, u64)>,
+    /// What the segments read before it hold wrong.
+    found: Vec<DerivedDamage>,
+}
+
+impl IndexCheck {
+    /// A new segment of file name `name` starts at `base`.
+    fn start(&mut self, base: Seq, name: String) {
+        self.end();
+        self.segment = Some((base, name));
+        self.pos = SEGMENT_HEADER_BYTES;
+    }
+
+    /// The frame of `seq`, of `len` bytes, is next; its index entry says `entry`.
+    fn frame(&mut self, seq: Seq, len: usize, entry: Option<u64>) {
+        if entry.is_some_and(|e| e != self.pos) {
+            let wrong = self.wrong.get_or_insert((seq, 0));
+            wrong.1 += 1;
+        }
+        self.pos += len as u64;
+    }
+
+    fn end(&mut self) {
+        if let (Some((_, segment)), Some((seq, entries))) = (self.segment.take(), self.wrong.take()) {
+            self.found.push(DerivedDamage::OffsetIndex { segment, seq, entries });
+        }
+    }
+
+    fn finish(mut self) -> Vec<DerivedDamage> {
+        self.end();
+        self.found
+    }
 }
 
 /// Checks records one after another, in seq order, and recomputes the Merkle tree over them.
@@ -142,7 +230,22 @@ impl ChainCheck {
             tree_head,
             tree_heads_at: self.tree_heads_at,
             founding: self.founding,
+            derived: Vec::new(),
         })
+    }
+
+    /// Compares the Merkle tree recomputed so far with the stored levels in `dir`
+    /// (`tree/level-NN.hashes` of a log directory).
+    fn stored_tree_damage(&self, dir: &Path) -> Vec<DerivedDamage> {
+        match self.tree.compare_files(dir) {
+            Ok(found) => found
+                .into_iter()
+                .map(|(level, index, hashes)| DerivedDamage::TreeHash { level, index, hashes })
+                .collect(),
+            Err(e) => {
+                vec![DerivedDamage::Unreadable { path: dir.display().to_string(), error: e.to_string() }]
+            }
+        }
     }
 }
 
@@ -252,7 +355,8 @@ fn store_failure(e: StoreError, next_seq: u64) -> ChainError {
 
 /// Re-reads a whole open store: every frame's stored hash is recomputed from its bytes, every
 /// record decoded and chained, and the Merkle tree recomputed (with its heads at
-/// `tree_heads_wanted` sizes). `progress(records_done)` is called now and then.
+/// `tree_heads_wanted` sizes). `progress(records_done)` is called now and then. The store's
+/// offset index (`Storage::index_entry`) is compared with where the frames lie.
 pub fn verify_store(
     store: &dyn Storage,
     tree_heads_wanted: &[u64],
@@ -260,13 +364,26 @@ pub fn verify_store(
 ) -> Result<ChainSummary, ChainError> {
     let mut batched = BatchedCheck::new(tree_heads_wanted, progress);
     let mut failure = None;
-    let scanned = store.scan(Seq::ZERO, &mut batched.visitor(&mut failure));
+    let mut index = IndexCheck::default();
+    let scanned = {
+        let mut visit = batched.visitor(&mut failure);
+        store.scan(Seq::ZERO, &mut |seq, frame| {
+            if let Some((base, offset)) = store.index_entry(seq) {
+                if index.segment.as_ref().is_none_or(|(b, _)| *b != base) {
+                    index.start(base, format!("{:020}.seg", base.0));
+                }
+                index.frame(seq, frame.len(), Some(offset));
+            }
+            visit(seq, frame)
+        })
+    };
     if let Some(e) = failure {
         return Err(e);
     }
     batched.flush()?;
     scanned.map_err(|e| store_failure(e, batched.check.next_seq))?;
-    let summary = batched.check.finish()?;
+    let mut summary = batched.check.finish()?;
+    summary.derived = index.finish();
     if summary.records != store.record_count() {
         return Err(ChainError {
             seq: Seq(summary.records),
@@ -290,6 +407,7 @@ pub fn verify_log_dir(
 ) -> Result<ChainSummary, ChainError> {
     let mut batched = BatchedCheck::new(tree_heads_wanted, progress);
     let mut buf = Vec::new();
+    let mut index = IndexCheck::default();
     let segments = list_segments(dir).map_err(|e| store_failure(e, 0))?;
     for (base, path) in segments {
         let next = batched.next_seq();
@@ -306,15 +424,22 @@ pub fn verify_log_dir(
             return Err(at(why));
         }
         let segment = SegmentFile { path: &path, file: &file, bytes };
-        let mut failure = None;
-        let read = read_frames(
-            &segment,
-            SEGMENT_HEADER_BYTES,
+        // The offset index as it lies beside the segment: missing or short is no damage (the
+        // next open rebuilds it), a wrong entry is.
+        let entries = read_index(&path.with_extension("idx"), &mut index.found);
+        index.start(
             Seq(base),
-            None,
-            &mut buf,
-            &mut batched.visitor(&mut failure),
+            path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         );
+        let mut failure = None;
+        let read = {
+            let mut visit = batched.visitor(&mut failure);
+            read_frames(&segment, SEGMENT_HEADER_BYTES, Seq(base), None, &mut buf, &mut |seq, frame| {
+                let entry = entries.get((seq.0 - base) as usize).map(|&e| u64::from(e));
+                index.frame(seq, frame.len(), entry);
+                visit(seq, frame)
+            })
+        };
         if let Some(e) = failure {
             return Err(e);
         }
@@ -324,7 +449,24 @@ pub fn verify_log_dir(
         }
     }
     batched.flush()?;
-    batched.check.finish()
+    let mut derived = index.finish();
+    derived.extend(batched.check.stored_tree_damage(&dir.join("tree")));
+    let mut summary = batched.check.finish()?;
+    summary.derived = derived;
+    Ok(summary)
+}
+
+/// The entries of an offset index file (none if it is missing; a trailing partial entry is
+/// ignored, as on open).
+fn read_index(path: &Path, found: &mut Vec<DerivedDamage>) -> Vec<u32> {
+    match std::fs::read(path) {
+        Ok(raw) => raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            found.push(DerivedDamage::Unreadable { path: path.display().to_string(), error: e.to_string() });
+            Vec::new()
+        }
+    }
 }
 
 /// Verifies an exported file (`chl export` output) with no ledger at hand: each line's

@@ -220,7 +220,9 @@ impl SalesSeries {
         // Sales mostly arrive in effective order: appending needs no search through a series
         // that can run to a million entries (each probe a cache miss).
         let at = match self.entries.last() {
-            Some(last) if last.stamp > entry.stamp => self.entries.partition_point(|e| e.stamp <= entry.stamp),
+            Some(last) if last.stamp > entry.stamp => {
+                self.entries.partition_point(|e| e.stamp <= entry.stamp)
+            }
             _ => self.entries.len(),
         };
         let (seq, currency) = (entry.stamp.seq, entry.currency);
