@@ -156,13 +156,13 @@ fn sigterm_ends_live_tails_so_the_server_can_stop() {
         token.trim()
     )
     .unwrap();
-    tail.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tail.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut first = [0u8; 512];
     let n = tail.read(&mut first).unwrap();
     let head = String::from_utf8_lossy(&first[..n]);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     sigterm(&child);
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let status = wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
 }
 
@@ -191,11 +191,11 @@ fn a_live_tail_that_never_reads_does_not_hold_up_appends() {
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(20), "6,000 appends took {elapsed:?} beside a stalled follower");
     // The follower is still served once it reads: its first event is record 0.
-    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut head = [0u8; 4096];
     let n = stalled.read(&mut head).unwrap();
     let text = String::from_utf8_lossy(&head[..n]);
     assert!(text.starts_with("HTTP/1.1 200") && text.contains("id: 0"), "{text}");
     sigterm(&child);
-    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
 }
