@@ -31,6 +31,18 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
 
+/// Decoding reserves memory for a length a record declares before reading what follows it,
+/// so bytes from outside (a bundle) could ask for petabytes. The limit bounds what one record
+/// may claim: 256 x the largest record, far above any real one (a list item takes at most
+/// 72 bytes in memory). Encoding is unchanged.
+const DECODE_LIMIT: usize = 256 * MAX_RECORD_BYTES;
+type DecodeConfig = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+>;
+const DECODE_CONFIG: DecodeConfig = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     #[error("record does not decode: {0}")]
@@ -171,10 +183,10 @@ pub fn record_hash(bytes: &[u8]) -> Digest {
     Digest(*hasher.finalize().as_bytes())
 }
 
-type SliceDecoder<'a> = DecoderImpl<Slice<'a>, bincode::config::Configuration, ()>;
+type SliceDecoder<'a> = DecoderImpl<Slice<'a>, DecodeConfig, ()>;
 
 fn decoder(bytes: &[u8]) -> SliceDecoder<'_> {
-    DecoderImpl::new(Slice(bytes), CONFIG, ())
+    DecoderImpl::new(Slice(bytes), DECODE_CONFIG, ())
 }
 
 fn decode_error(e: DecodeError) -> CodecError {
