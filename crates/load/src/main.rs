@@ -9,7 +9,8 @@
 //! - `verdict`: `GET /v1/orders/{id}/verdict` over the sample's orders.
 //!
 //! It reports, per run and as the median over runs, requests per second and latency
-//! percentiles. `--url` and `--token` point it at a server running elsewhere instead.
+//! percentiles (with `--json`, also as one JSON document on stdout, for chl-bench). `--url` and
+//! `--token` point it at a server running elsewhere instead.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
@@ -64,6 +65,10 @@ struct Args {
     /// Keep the scratch ledger here instead of a temporary directory.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Print the human-readable lines to stderr and, at the end, one JSON summary on stdout
+    /// (every run, the medians and ranges, group commits); chl-bench reads it.
+    #[arg(long)]
+    json: bool,
 }
 
 struct Target {
@@ -111,7 +116,9 @@ fn main() -> Result<()> {
         .worker_threads(args.client_threads)
         .enable_all()
         .build()?;
-    println!(
+    // With --json, stdout carries only the JSON summary.
+    let say = |line: String| if args.json { eprintln!("{line}") } else { println!("{line}") };
+    say(format!(
         "workload {:?}: {} clients, {} runs of {} s (after {} s warm-up); server threads {}, client threads {}; cores {}",
         args.workload,
         args.clients,
@@ -121,11 +128,11 @@ fn main() -> Result<()> {
         args.server_threads,
         args.client_threads,
         std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    ));
     let mut results = Vec::new();
     for run in 0..args.runs {
         let result = client_runtime.block_on(drive(Arc::clone(&target), &args, run))?;
-        println!(
+        say(format!(
             "run {}: {:.0} requests/s, latency median {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms ({} requests, {} errors)",
             run + 1,
             result.rate,
@@ -135,7 +142,7 @@ fn main() -> Result<()> {
             result.max,
             result.requests,
             result.errors
-        );
+        ));
         results.push(result);
     }
     let median = |f: fn(&RunResult) -> f64| {
@@ -151,7 +158,7 @@ fn main() -> Result<()> {
     };
     let (rate_min, rate_max) = spread(|r| r.rate);
     let (p99_min, p99_max) = spread(|r| r.p99);
-    println!(
+    say(format!(
         "median of {} runs: {:.0} requests/s (range {:.0}..{:.0}), latency median {:.3} ms, p99 {:.3} ms (range {:.3}..{:.3})",
         results.len(),
         median(|r| r.rate),
@@ -161,22 +168,55 @@ fn main() -> Result<()> {
         median(|r| r.p99),
         p99_min,
         p99_max
-    );
+    ));
+    let mut group_commits = serde_json::Value::Null;
     if let Some(server) = server {
         let metrics = server.app().metrics.render();
         let groups = metric(&metrics, "chl_group_commit_records_count");
         let records = metric(&metrics, "chl_group_commit_records_sum");
         if groups > 0.0 {
             let seconds = metric(&metrics, "chl_group_commit_seconds_sum");
-            println!(
+            say(format!(
                 "group commits: {groups:.0}, mean {:.1} records and {:.3} ms each (staging to durable)",
                 records / groups,
                 seconds / groups * 1e3
-            );
+            ));
+            group_commits = serde_json::json!({
+                "groups": groups,
+                "mean_records": records / groups,
+                "mean_ms": seconds / groups * 1e3,
+            });
         }
         server_runtime.block_on(server.finish())?;
     }
     drop(scratch);
+    if args.json {
+        let runs: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "rate": r.rate, "p50_ms": r.p50, "p99_ms": r.p99, "p999_ms": r.p999,
+                    "max_ms": r.max, "requests": r.requests, "errors": r.errors,
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "workload": format!("{:?}", args.workload).to_lowercase(),
+            "clients": args.clients,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "server_threads": args.server_threads,
+            "client_threads": args.client_threads,
+            "runs": runs,
+            "median": {
+                "rate": median(|r| r.rate), "p50_ms": median(|r| r.p50), "p99_ms": median(|r| r.p99),
+                "p999_ms": median(|r| r.p999),
+            },
+            "range": { "rate": [rate_min, rate_max], "p99_ms": [p99_min, p99_max] },
+            "group_commits": group_commits,
+        });
+        println!("{summary}");
+    }
     if results.iter().any(|r| r.errors > 0) {
         bail!("some requests failed");
     }
