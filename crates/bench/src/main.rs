@@ -1090,7 +1090,7 @@ impl Bench {
         }
         if !loads.is_empty() {
             notes.push(format!(
-                "Noise: the machine is shared. Per step, the share of the machine's CPU time that other processes used (all CPU time used during the step, from /proc/stat, less this process's and its children's, from /proc/self/stat), and the 1-minute load average before and after: {}.",
+                "Noise: the machine is shared. Per step, the share of the machine's CPU time that other processes used (all CPU time used during the step, from /proc/stat, less this process's and its children's, from /proc/self/stat), and the 1-minute load average before and after: {}. Contention outside this machine (other guests of a virtual machine's host) does not show here: repeat a run before trusting a change.",
                 loads.join("; ")
             ));
         }
